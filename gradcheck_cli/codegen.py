@@ -1,0 +1,224 @@
+"""Compile straight-line programs of SymPy expressions to numpy and mpmath.
+
+A check is a *program*: named intermediates (``let``) assigned in order, then
+output expressions that may use them. Keeping intermediates as symbols keeps
+shared subexpressions shared, so a 1,000-operation network stays 1,000
+operations instead of an exponentially large tree.
+
+The translation tables below are how the symbolic method, finite differences
+and the reference evaluate our functions; lambdify only generates code from
+trusted SymPy trees, never from user text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import mpmath
+import numpy as np
+import scipy.special
+import sympy as sp
+
+from .functions import cbrt, relu, sigmoid, softplus
+
+
+@dataclass(frozen=True)
+class Program:
+    """Inputs, ordered assignments, outputs: f(variables) computed in steps.
+
+    Attributes:
+        variables: the input symbols, in a fixed order.
+        lets: ``(symbol, expression)`` pairs; each may use inputs and earlier symbols.
+        outputs: the output expressions.
+    """
+
+    variables: tuple[sp.Symbol, ...]
+    lets: tuple[tuple[sp.Symbol, sp.Expr], ...]
+    outputs: tuple[sp.Expr, ...]
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def inlined(self) -> list[sp.Expr]:
+        """The outputs with every intermediate substituted (for display)."""
+        subs: dict = {}
+        for sym, expr in self.lets:
+            subs[sym] = expr.xreplace(subs)
+        return [out.xreplace(subs) for out in self.outputs]
+
+    def with_outputs(self, outputs: Sequence[sp.Expr]) -> "Program":
+        return Program(self.variables, self.lets, tuple(outputs))
+
+
+# ----- numpy: float64 over all points at once --------------------------------
+
+def _np_sigmoid(x):
+    # Stable in both tails: never exponentiates a positive number.
+    t = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + t), t / (1.0 + t))
+
+
+NUMPY_FUNCS: dict[str, Callable] = {
+    "sigmoid": _np_sigmoid,
+    "softplus": lambda x: np.logaddexp(0.0, x),
+    "relu": lambda x: np.maximum(x, 0.0),
+    "cbrt": np.cbrt,
+    "erf": scipy.special.erf,
+}
+
+# ----- mpmath: the high-precision reference, one point at a time --------------
+
+MPMATH_FUNCS: dict[str, Callable] = {
+    "sigmoid": lambda x: 1 / (1 + mpmath.exp(-x)),
+    "softplus": lambda x: mpmath.log1p(mpmath.exp(x)),
+    "relu": lambda x: x if x > 0 else mpmath.mpf(0),
+    "cbrt": lambda x: mpmath.sign(x) * mpmath.cbrt(abs(x)),
+    "log1p": mpmath.log1p,
+    "expm1": mpmath.expm1,
+    "sign": mpmath.sign,
+}
+
+
+def _program_cse(program: Program, use_cse: bool):
+    def cse(exprs):
+        if use_cse:
+            replacements, reduced = sp.cse(exprs, list=False,
+                                           symbols=sp.numbered_symbols("_c"))
+        else:
+            replacements, reduced = [], exprs
+        return list(program.lets) + list(replacements), reduced
+    return cse
+
+
+def compile_program(program: Program, modules: str = "numpy", *, cse: bool = True) -> Callable:
+    """Compile a program to a function of the variables returning the outputs.
+
+    Args:
+        program: the program to compile.
+        modules: ``"numpy"`` (arrays, float64) or ``"mpmath"`` (scalars).
+        cse: eliminate common subexpressions across the outputs.
+
+    Returns:
+        ``fn(*values) -> list`` with one entry per output, in variable order.
+    """
+    key = ("compiled", modules, cse)
+    if key not in program._cache:
+        table = NUMPY_FUNCS if modules == "numpy" else MPMATH_FUNCS
+        program._cache[key] = sp.lambdify(
+            list(program.variables), list(program.outputs), modules=[table, modules],
+            cse=_program_cse(program, cse), dummify=True)
+    return program._cache[key]
+
+
+def evaluate(program: Program, columns: Sequence[np.ndarray], npoints: int) -> np.ndarray:
+    """Evaluate a program in float64 at all points; returns shape (outputs, points)."""
+    fn = compile_program(program, "numpy")
+    with np.errstate(all="ignore"):
+        values = fn(*columns)
+    out = np.empty((len(program.outputs), npoints))
+    for i, value in enumerate(values):
+        out[i] = np.broadcast_to(np.asarray(value, dtype=float).real, (npoints,))
+    return out
+
+
+def evaluate_mpmath(program: Program, columns: Sequence[np.ndarray], indices: np.ndarray,
+                    dps: int = 30) -> np.ndarray:
+    """Evaluate a program with mpmath at ``dps`` digits at the given point indices.
+
+    The points are exact float64 numbers; every operation after that is carried
+    at ``dps`` digits, and the result is rounded once to float64. A point where
+    the value is complex, infinite or raises (log of 0, division by zero) gives NaN.
+    mpmath works on scalars, so this loops over the (at most a few thousand) points.
+    """
+    fn = compile_program(program, "mpmath")
+    out = np.full((len(program.outputs), len(indices)), np.nan)
+    with mpmath.workdps(dps):
+        for k, p in enumerate(indices):
+            args = [mpmath.mpf(float(c[p])) for c in columns]
+            try:
+                values = fn(*args)
+            except (ZeroDivisionError, ValueError, OverflowError, TypeError, ArithmeticError):
+                continue
+            for i, v in enumerate(values):
+                out[i, k] = _to_float(v)
+    return out
+
+
+def _to_float(v) -> float:
+    if isinstance(v, mpmath.mpc) or isinstance(v, complex):
+        if abs(v.imag) > 1e-25 * max(1, abs(v.real)):
+            return np.nan
+        v = v.real
+    try:
+        return float(v)
+    except (TypeError, ValueError, OverflowError):
+        return np.nan
+
+
+# ----- rounding-error scale ---------------------------------------------------
+
+def _scale_of(expr: sp.Expr, scales: dict) -> sp.Expr:
+    """Linearized bound on the rounding error of ``expr``, in units of eps.
+
+    E(leaf) = 0 for variables and exact numbers, |c| for floats and irrational
+    constants; E(g(a1..an)) = |g| + sum_i |dg/dai| E(ai). This is the running
+    error bound of first-order error analysis: it grows with the size of the
+    terms (cancellation in an expanded polynomial) and with the conditioning
+    of each function (sin of a large argument).
+    """
+    if expr in scales:
+        return scales[expr]
+    if expr.is_Symbol or expr.is_Integer or expr.is_Rational:
+        result = sp.S.Zero
+    elif expr.is_Number or expr.is_NumberSymbol:
+        result = sp.Abs(expr)
+    else:
+        result = sp.Abs(expr)
+        args = expr.args
+        if isinstance(expr, sp.Pow) and args[1].is_Number:
+            parts = [(args[0], args[1] * args[0] ** (args[1] - 1))]
+        else:
+            parts = []
+            for i, arg in enumerate(args):
+                d = sp.Dummy(real=True)
+                swapped = expr.func(*[d if j == i else a for j, a in enumerate(args)])
+                try:
+                    partial = swapped.diff(d).xreplace({d: arg})
+                except (TypeError, ValueError, NotImplementedError):
+                    partial = sp.S.One
+                parts.append((arg, _no_delta(partial)))
+        for arg, partial in parts:
+            sub = _scale_of(arg, scales)
+            if sub != 0:
+                result = result + sp.Abs(partial) * sub
+    scales[expr] = result
+    return result
+
+
+def _no_delta(expr: sp.Expr) -> sp.Expr:
+    """Drop Dirac deltas: derivatives of jumps, zero everywhere but at the jump."""
+    if expr.has(sp.DiracDelta):
+        expr = expr.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
+    return expr
+
+
+def error_scale_program(program: Program) -> Program:
+    """A program computing E(output) for each output (see :func:`_scale_of`).
+
+    Intermediates keep their own scale symbols, so the cost stays linear in the
+    program's size.
+    """
+    scales: dict = {}
+    lets = list(program.lets)
+    for sym, expr in program.lets:
+        s = _scale_of(expr, scales)
+        if s.is_Symbol or s.is_Number:
+            scales[sym] = s
+        else:
+            scale_sym = sp.Dummy(f"E_{sym}", nonnegative=True)
+            lets.append((scale_sym, s))
+            scales[sym] = scale_sym
+    outputs = tuple(_scale_of(out, scales) for out in program.outputs)
+    return Program(program.variables, tuple(lets), outputs)
+
+
+no_delta = _no_delta

@@ -1,0 +1,321 @@
+"""The reference, tolerances and verdicts.
+
+Every method's values (and the user's ``expect``) are held against the
+reference -- the symbolic derivatives evaluated with mpmath at 30 digits -- as
+
+    |value - ref| <= atol + rtol |ref| + ROUNDING_ULPS * eps * E + FD_SAFETY * err
+
+where E is the rounding-error scale of the derivative expression (the sum of
+its terms' magnitudes times their condition numbers, see
+:func:`gradcheck_cli.codegen.error_scale_program`), so float64 rounding alone
+never fails a check -- not under cancellation (an expanded polynomial near its
+root) nor at large magnitudes -- and ``err`` is the finite-difference error
+estimate (zero for other methods).
+
+Points where the reference is not finite are outside the domain and excluded.
+Where one-sided differences show a kink, any value between the left and right
+derivatives is accepted (a subgradient).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .codegen import Program, error_scale_program, evaluate
+from .methods import finite_diff as fdm
+from .methods.symbolic import REFERENCE_DPS, derivative_program, reference
+
+EPS = float(np.finfo(np.float64).eps)
+ROUNDING_ULPS = 32
+FD_SAFETY = 2.0
+
+# Default tolerances per method, float64. "*" is the fallback for any other column.
+TOLERANCES: dict[str, dict[str, float]] = {
+    "symbolic": {"rtol": 1e-12, "atol": 0.0},
+    "reverse": {"rtol": 1e-12, "atol": 0.0},
+    "fd": {"rtol": 0.0, "atol": 0.0},
+    "expect": {"rtol": 1e-9, "atol": 0.0},
+    "*": {"rtol": 1e-12, "atol": 0.0},
+}
+
+
+def tolerance(method: str, problem) -> tuple[float, float]:
+    """(rtol, atol) for a method: the defaults merged with the user's overrides.
+
+    User overrides are keyed by method name, or ``"*"`` for every method.
+    """
+    base = TOLERANCES.get(method, TOLERANCES["*"])
+    rtol = problem.rtol.get(method, problem.rtol.get("*", base["rtol"]))
+    atol = problem.atol.get(method, problem.atol.get("*", base["atol"]))
+    return float(rtol), float(atol)
+
+
+@dataclass
+class Verdict:
+    """One method on one derivative, over all compared points."""
+
+    method: str
+    status: str                      # "pass", "fail" or "n/a"
+    compared: int = 0
+    error: float | None = None       # worst error: relative, or absolute near zero
+    error_kind: str = "rel"
+    worst: int | None = None         # index of the point furthest outside tolerance
+    value: float | None = None       # the method's value there
+    reference: float | None = None   # the reference there
+    tolerance: float | None = None   # the allowed |value - ref| there
+    reason: str | None = None
+
+    def to_dict(self) -> dict:
+        return {k: _jsonable(v) for k, v in self.__dict__.items()}
+
+
+@dataclass
+class Row:
+    """One derivative component: its reference and every method's verdict."""
+
+    key: tuple
+    label: str
+    ref_min: float | None
+    ref_max: float | None
+    verdicts: dict[str, Verdict]
+    excluded: int = 0
+    kinks: int = 0
+
+    @property
+    def status(self) -> str:
+        statuses = [v.status for v in self.verdicts.values()]
+        return "fail" if "fail" in statuses else "pass"
+
+
+@dataclass
+class CheckResult:
+    """The outcome of one check."""
+
+    name: str
+    source: str
+    expression: list[str]
+    variables: list[str]
+    wrt: list[str]
+    order: int
+    npoints: int
+    methods: list[str]
+    rows: list[Row]
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    method_info: dict[str, dict] = field(default_factory=dict)
+    reference_points: int = 0
+    xfail: str | None = None
+    points: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    @property
+    def failed(self) -> bool:
+        return any(r.status == "fail" for r in self.rows)
+
+    @property
+    def status(self) -> str:
+        if self.xfail:
+            return "xfail" if self.failed else "xpass"
+        return "fail" if self.failed else "pass"
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("pass", "xfail")
+
+    def point(self, index: int | None) -> dict[str, float]:
+        if index is None:
+            return {}
+        return {k: float(v[index]) for k, v in self.points.items()}
+
+    def point_text(self, index: int | None) -> str:
+        return ", ".join(f"{k}={_fmt(v)}" for k, v in self.point(index).items())
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.6g}"
+
+
+def _jsonable(v):
+    if isinstance(v, (np.floating, float)):
+        v = float(v)
+        return v if np.isfinite(v) else str(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    return v
+
+
+def _classify(problem, keys):
+    """Kink analysis per key: (kind, lower, upper) arrays, from one-sided differences.
+
+    The derivative of order k is analysed through the order k-1 derivative
+    (f itself for first derivatives) along the last variable.
+    """
+    result = {}
+    stencils = {}
+    for key in keys:
+        out, idx = key
+        base_order = len(idx) - 1
+        if base_order not in stencils:
+            if base_order == 0:
+                program = problem.program
+                stencils[0] = (problem.cache.get("stencil1") or
+                               fdm.Stencil(problem, program, 1), [(i, ()) for i in
+                                                                    range(problem.n_outputs)])
+            else:
+                dprog, dkeys = derivative_program(problem)
+                lower = [k for k in dkeys if len(k[1]) == base_order]
+                prog = Program(dprog.variables, dprog.lets,
+                               tuple(o for k, o in zip(dkeys, dprog.outputs) if k in lower))
+                stencils[base_order] = (fdm.Stencil(problem, prog, 1), lower)
+        st, base_keys = stencils[base_order]
+        cache_key = (base_order, idx[-1])
+        if cache_key not in stencils:
+            stencils[cache_key] = fdm.one_sided(st, idx[-1])
+        kind, left, right = stencils[cache_key]
+        row = base_keys.index((out, idx[:-1]))
+        result[key] = (kind[row], np.minimum(left[row], right[row]),
+                       np.maximum(left[row], right[row]))
+    return result
+
+
+def compare(problem, outputs: dict, timings: dict[str, float]) -> CheckResult:
+    """Hold every method's derivatives against the reference.
+
+    Args:
+        problem: the compiled check.
+        outputs: method name -> :class:`~gradcheck_cli.methods.Derivatives`
+            (``"expect"`` for the user's own derivatives).
+        timings: seconds per method, for the report.
+
+    Returns:
+        The check's result, with a row per derivative.
+    """
+    keys = problem.keys()
+    n = problem.npoints
+    ref, exact = reference(problem, outputs.get("symbolic").values
+                           if "symbolic" in outputs else None)
+    dprog, dkeys = derivative_program(problem)
+    with np.errstate(all="ignore"):
+        scale = np.abs(evaluate(error_scale_program(dprog), problem.column_list(), n))
+        classes = _classify(problem, keys)
+    scale_of = {k: scale[i] for i, k in enumerate(dkeys)}
+    notes = []
+    rows = []
+    outside = np.zeros(n, dtype=bool)
+    kink_points = np.zeros(n, dtype=bool)
+    rough_points = np.zeros(n, dtype=bool)
+    for key in keys:
+        r = ref[key]
+        kind, lower, upper = classes[key]
+        excluded = ~np.isfinite(r)
+        outside |= excluded
+        # A kink of f makes its higher derivatives undefined at that point.
+        for var in set(key[1]) if len(key[1]) > 1 else ():
+            excluded = excluded | (classes[(key[0], (var,))][0] == fdm.KINK)
+        kink = (kind == fdm.KINK) & ~excluded
+        kink_points |= kink
+        verdicts = {}
+        for name, d in outputs.items():
+            if key in d.unavailable:
+                verdicts[name] = Verdict(name, "n/a", reason=d.unavailable[key])
+                continue
+            if key not in d.values:
+                continue
+            use = ~excluded
+            if name == "symbolic":
+                use &= exact  # elsewhere the reference *is* the float64 symbolic value
+            if name == "fd":
+                rough = kind == fdm.ROUGH
+                rough_points |= rough & use
+                use &= ~rough
+            if key in d.skip:
+                use &= ~d.skip[key]
+            verdicts[name] = _verdict(problem, name, d, key, r, scale_of[key], use, kink,
+                                      lower, upper)
+        finite = r[np.isfinite(r)]
+        rows.append(Row(key, problem.label(key),
+                        float(finite.min()) if finite.size else None,
+                        float(finite.max()) if finite.size else None,
+                        verdicts, excluded=int(excluded.sum()), kinks=int(kink.sum())))
+    points = problem.columns
+    if n <= fdm_max_exact():
+        notes.append(f"reference: SymPy with mpmath at {REFERENCE_DPS} digits at every point")
+    else:
+        notes.append(f"reference: SymPy with mpmath at {REFERENCE_DPS} digits at "
+                     f"{int(exact.sum())} of {n} points (fixed-seed subset); float64 "
+                     "symbolic values elsewhere, so 'symbolic' is judged on that subset")
+    if outside.any():
+        notes.append(f"outside the domain (reference not finite), excluded: {int(outside.sum())} "
+                     f"point(s), e.g. {_example(points, outside)}")
+    if kink_points.any():
+        notes.append(f"non-differentiable (kink): {int(kink_points.sum())} point(s), e.g. "
+                     f"{_example(points, kink_points)}; any value between the one-sided "
+                     "derivatives is accepted")
+    if rough_points.any():
+        notes.append(f"finite differences not used at {int(rough_points.sum())} point(s) where "
+                     "their stencil straddles a kink or jump, e.g. "
+                     f"{_example(points, rough_points)}")
+    return CheckResult(
+        name=problem.name, source=problem.source,
+        expression=[str(e) for e in problem.program.inlined()],
+        variables=problem.variable_names, wrt=list(problem.wrt), order=problem.order,
+        npoints=n, methods=list(outputs), rows=rows, notes=notes, timings=timings,
+        method_info={k: d.info for k, d in outputs.items() if d.info},
+        reference_points=int(exact.sum()), xfail=problem.xfail, points=dict(points))
+
+
+def fdm_max_exact() -> int:
+    from .methods.symbolic import REFERENCE_MAX_POINTS
+    return REFERENCE_MAX_POINTS
+
+
+def _example(points: dict, mask: np.ndarray) -> str:
+    i = int(np.argmax(mask))
+    return ", ".join(f"{k}={_fmt(float(v[i]))}" for k, v in points.items())
+
+
+def _verdict(problem, name, d, key, ref, scale, use, kink, lower, upper) -> Verdict:
+    value = d.values[key]
+    rtol, atol = tolerance(name, problem)
+    tol = atol + rtol * np.abs(ref) + ROUNDING_ULPS * EPS * scale
+    if name == "fd" and key in d.errors:
+        tol = tol + FD_SAFETY * d.errors[key]
+    # At a kink, distance to the subgradient interval [lower, upper] replaces |value - ref|.
+    dist = np.abs(value - ref)
+    slack = tol + 1e-6 * (upper - lower)
+    below, above = lower - value, value - upper
+    dist = np.where(kink, np.maximum(0.0, np.maximum(below, above)), dist)
+    tol = np.where(kink, slack, tol)
+    nonfinite = ~np.isfinite(value) & use
+    with np.errstate(all="ignore"):
+        ratio = np.where(dist <= tol, 0.0, dist / np.where(tol > 0, tol, np.inf))
+        ratio = np.where(tol > 0, ratio, np.where(dist > 0, np.inf, 0.0))
+    ratio = np.where(nonfinite, np.inf, ratio)
+    ratio = np.where(use, ratio, -1.0)
+    compared = int(use.sum())
+    if compared == 0:
+        return Verdict(name, "n/a", reason="no point to compare")
+    worst = int(np.argmax(ratio))
+    near_zero = np.abs(ref) <= atol + ROUNDING_ULPS * EPS * scale
+    with np.errstate(all="ignore"):
+        rel = np.where(near_zero, dist, dist / np.abs(ref))
+    rel = np.where(use & np.isfinite(rel), rel, -1.0)
+    err_at = int(np.argmax(rel))
+    failed = ratio[worst] > 1.0
+    reason = None
+    if failed:
+        if nonfinite[worst]:
+            reason = "non-finite"
+        elif kink[worst]:
+            reason = "outside the subgradient interval"
+        else:
+            reason = "outside tolerance"
+    return Verdict(
+        name, "fail" if failed else "pass", compared=compared,
+        error=float(rel[err_at]) if rel[err_at] >= 0 else None,
+        error_kind="abs" if near_zero[err_at] else "rel",
+        worst=worst if failed else err_at,
+        value=float(value[worst if failed else err_at]),
+        reference=float(ref[worst if failed else err_at]),
+        tolerance=float(tol[worst if failed else err_at]), reason=reason)

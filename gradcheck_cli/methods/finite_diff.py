@@ -1,0 +1,163 @@
+"""Central finite differences with Richardson extrapolation and error estimates.
+
+Step choice (float64, eps = 2.2e-16). A central difference with step h has
+truncation error ~h^2 f''' and rounding error ~eps |f| / h; balancing them gives
+h ~ eps^(1/3) (for second differences, h ~ eps^(1/4)). Steps scale with
+max(1, |x|) so that x + h differs from x in enough bits, and are rounded so that
+x + h - x == h exactly. Richardson extrapolation of the differences at h and h/2
+cancels the h^2 term; the difference between the extrapolated and the plain
+estimate is kept as a (conservative) error estimate, plus the rounding term
+eps * E(f) * sum|weights|, where E(f) is the function's own rounding-error
+scale (see codegen.error_scale_program), so cancellation inside f is counted.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..codegen import error_scale_program, evaluate
+from . import Derivatives, Method
+
+EPS = float(np.finfo(np.float64).eps)
+STEP_FACTOR = {1: EPS ** (1 / 3), 2: EPS ** (1 / 4)}
+
+# Point classes from the one-sided analysis.
+SMOOTH, KINK, ROUGH = 0, 1, 2
+
+
+def step(x: np.ndarray, order: int) -> np.ndarray:
+    """A step per point for derivatives of ``order``, exactly representable around x."""
+    h = STEP_FACTOR[order] * np.maximum(1.0, np.abs(x))
+    return (x + h) - x
+
+
+class Stencil:
+    """Evaluations of a program at points shifted along one variable, cached.
+
+    ``at(var, k)`` is the program's outputs (shape (outputs, points)) at
+    x + k * h(var), for the step of the given derivative order.
+    """
+
+    def __init__(self, problem, program, order: int = 1):
+        self.problem, self.program, self.order = problem, program, order
+        self._cache: dict = {}
+        self.steps = {v: step(problem.columns[v], order) for v in problem.wrt}
+
+    def at(self, shifts: dict[str, float]) -> np.ndarray:
+        key = tuple(sorted((v, k) for v, k in shifts.items() if k))
+        if key not in self._cache:
+            cols = self.problem.columns
+            moved = {v: cols[v] + k * self.steps[v] for v, k in key}
+            self._cache[key] = evaluate(self.program, self.problem.column_list(moved),
+                                        self.problem.npoints)
+        return self._cache[key]
+
+    def scale(self) -> np.ndarray:
+        """E(f): the rounding-error scale of each output at each point, in units of eps."""
+        if "scale" not in self._cache:
+            self._cache["scale"] = np.abs(evaluate(error_scale_program(self.program),
+                                                   self.problem.column_list(),
+                                                   self.problem.npoints))
+        return self._cache["scale"]
+
+
+def first(st: Stencil, var: str):
+    """d/d var by Richardson-extrapolated central differences: (value, error)."""
+    h = st.steps[var]
+    d_half = (st.at({var: 0.5}) - st.at({var: -0.5})) / h           # D(h/2)
+    d_full = (st.at({var: 1}) - st.at({var: -1})) / (2 * h)          # D(h)
+    value = (4 * d_half - d_full) / 3
+    rounding = 3 * EPS * st.scale() / h                              # sum |weights| = 3/h
+    return value, np.abs(value - d_half) + rounding
+
+
+def second(st: Stencil, a: str, b: str):
+    """d2 / da db: second differences (a == b) or the four-point stencil, extrapolated."""
+    if a == b:
+        h = st.steps[a]
+        f0 = st.at({})
+
+        def diff2(k):
+            return (st.at({a: k}) - 2 * f0 + st.at({a: -k})) / (k * h) ** 2
+        weights = 4 / h ** 2 * (16 / 3 + 4 / 12)
+    else:
+        ha, hb = st.steps[a], st.steps[b]
+
+        def diff2(k):
+            return (st.at({a: k, b: k}) - st.at({a: k, b: -k}) - st.at({a: -k, b: k})
+                    + st.at({a: -k, b: -k})) / (4 * k * k * ha * hb)
+        weights = (16 / 3 + 1 / 3) / (ha * hb)
+    small, large = diff2(0.5), diff2(1)
+    value = (4 * small - large) / 3
+    return value, np.abs(value - small) + EPS * st.scale() * weights
+
+
+def one_sided(st: Stencil, var: str):
+    """Classify each point along ``var`` as smooth, a kink, or rough, from one-sided differences.
+
+    Second-order one-sided differences R(s) (points x, x+s, x+2s) and L(s) agree
+    to O(s^3) where f is smooth, so a disagreement that is stable between
+    s = h and s = h/2 is a kink at the point (relu or abs at 0): the derivative
+    does not exist and any value between L and R is a subgradient. A side whose
+    estimate changes between the two steps has a kink or jump within 2h: the
+    central stencil straddles it, so finite differences are not trusted there.
+
+    Returns:
+        ``(kind, left, right)``, each of shape (outputs, points).
+    """
+    h = st.steps[var]
+    f0 = st.at({})
+
+    def right(s):
+        return (-3 * f0 + 4 * st.at({var: s}) - st.at({var: 2 * s})) / (2 * s * h)
+
+    def left(s):
+        return (3 * f0 - 4 * st.at({var: -s}) + st.at({var: -2 * s})) / (2 * s * h)
+
+    r_half, r_full, l_half, l_full = right(0.5), right(1), left(0.5), left(1)
+    noise = 64 * EPS * st.scale() / h
+    with np.errstate(all="ignore"):
+        typical = np.nanmedian(np.abs(r_half), axis=1, keepdims=True)
+    typical = np.nan_to_num(typical) + np.nan_to_num(np.nanmedian(st.scale(), axis=1,
+                                                                  keepdims=True)) * EPS
+    size = np.abs(r_half) + np.abs(l_half) + typical
+    unstable_r = np.abs(r_full - r_half) > noise + 1e-6 * size
+    unstable_l = np.abs(l_full - l_half) > noise + 1e-6 * size
+    jump = np.abs(r_half - l_half) > noise + 1e-8 * size
+    kind = np.full(f0.shape, SMOOTH)
+    kind[jump] = KINK
+    kind[unstable_r | unstable_l | ~np.isfinite(r_half + l_half)] = ROUGH
+    return kind, l_half, r_half
+
+
+class FiniteDifferences(Method):
+    """Central differences, Richardson-extrapolated, with an error estimate per value."""
+
+    name = "fd"
+    label = "finite diff"
+    max_order = 2
+
+    def compute(self, problem) -> Derivatives:
+        start = time.perf_counter()
+        result = Derivatives(unavailable=self.unavailable_keys(problem),
+                             info={"step": "eps^(1/3)·max(1,|x|) (order 1), "
+                                           "eps^(1/4)·max(1,|x|) (order 2), Richardson h, h/2"})
+        with np.errstate(all="ignore"):
+            st1 = Stencil(problem, problem.program, 1)
+            st2 = Stencil(problem, problem.program, 2) if problem.order >= 2 else None
+            for key in problem.keys(min(problem.order, self.max_order)):
+                out, idx = key
+                if out:  # all outputs come at once with output 0
+                    continue
+                if len(idx) == 1:
+                    value, error = first(st1, idx[0])
+                else:
+                    value, error = second(st2, *idx)
+                for o in range(problem.n_outputs):
+                    result.values[(o, idx)] = value[o]
+                    result.errors[(o, idx)] = error[o]
+        problem.cache["stencil1"] = st1
+        result.seconds = time.perf_counter() - start
+        return result

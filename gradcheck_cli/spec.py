@@ -1,0 +1,151 @@
+"""The YAML spec format: schema, loading and one-line validation errors.
+
+Files are read with ``yaml.safe_load`` and validated with pydantic; any problem
+becomes a :class:`GradcheckError` naming the file, the check and the field,
+with a "did you mean" for misspelt keys. The format is documented in
+``docs/spec-format.md``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, conint
+
+from .errors import GradcheckError
+
+Scalar = Union[float, str]
+Tol = Union[float, dict[str, float]]
+
+
+class _Common(BaseModel):
+    """Keys allowed both in ``defaults`` and in each check."""
+
+    model_config = ConfigDict(extra="forbid")
+    rtol: Tol | None = None
+    atol: Tol | None = None
+    order: conint(ge=1, le=6) | None = None
+    seed: int | None = None
+    points: conint(ge=1) | None = None
+    methods: list[str] | str | None = None
+    wrt: list[str] | str | None = None
+
+
+class Defaults(_Common):
+    """``defaults:`` -- applies to every check of the file."""
+
+
+class CheckSpec(_Common):
+    """One entry of ``checks:``."""
+
+    name: str | None = None
+    description: str | None = None
+    f: Scalar | list[Scalar]
+    let: dict[str, Scalar] | None = None
+    at: dict[str, float | list[float]] | None = None
+    grid: dict[str, tuple[float, float, int]] | None = None
+    sample: dict[str, tuple[float, float]] | None = None
+    expect: dict[str, Scalar | list[Scalar]] | None = None
+    xfail: str | bool | None = None
+
+
+class SpecFile(BaseModel):
+    """A whole spec file."""
+
+    model_config = ConfigDict(extra="forbid")
+    defaults: Defaults | None = None
+    checks: list[CheckSpec] = Field(min_length=1)
+
+
+FIELDS = {
+    "file": sorted(SpecFile.model_fields),
+    "defaults": sorted(Defaults.model_fields),
+    "check": sorted(CheckSpec.model_fields),
+}
+
+
+def check_label(raw, index: int) -> str:
+    """How a check is named in messages: its name, else its expression, else its number."""
+    if isinstance(raw, dict):
+        name = raw.get("name") or raw.get("f")
+        if isinstance(name, (str, int, float)):
+            return str(name)
+    return f"#{index + 1}"
+
+
+def load(path: str | Path) -> tuple[SpecFile, list]:
+    """Read and validate a spec file.
+
+    Returns:
+        ``(spec, raw_checks)``: the validated spec and the raw check mappings.
+
+    Raises:
+        GradcheckError: the file is missing, is not valid YAML, or does not
+            match the schema. The message names the file, the check, the field.
+    """
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise GradcheckError("file not found", source=source) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GradcheckError(f"cannot read file: {exc}", source=source) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f"line {mark.line + 1}: " if mark else ""
+        problem = (exc.problem or exc.context or "invalid YAML").strip()
+        raise GradcheckError(f"{line}YAML syntax error: {problem}", source=source) from None
+    except yaml.YAMLError as exc:
+        raise GradcheckError(f"YAML error: {exc}", source=source) from None
+    if not isinstance(data, dict):
+        raise GradcheckError("a spec file is a mapping with a 'checks:' list "
+                             "(see docs/spec-format.md)", source=source)
+    try:
+        spec = SpecFile.model_validate(data)
+    except ValidationError as exc:
+        raise _explain(exc, data, source) from None
+    return spec, data["checks"]
+
+
+def _explain(exc: ValidationError, data: dict, source: str) -> GradcheckError:
+    err = exc.errors()[0]
+    loc = list(err["loc"])
+    check = None
+    if loc[:1] == ["checks"] and len(loc) > 1 and isinstance(loc[1], int):
+        raw = data.get("checks")
+        check = check_label(raw[loc[1]] if isinstance(raw, list) else None, loc[1])
+        rest, scope = loc[2:], "check"
+    elif loc[:1] == ["defaults"]:
+        rest, scope = loc[1:], "defaults"
+    else:
+        rest, scope = loc, "file"
+    # pydantic adds the union member tried ('float', 'str', ...) to locations: drop those.
+    rest = [p for p in rest if not (isinstance(p, str) and
+                                    p in {"float", "str", "int", "list[...]", "dict[str,float]",
+                                          "list[union[float,str]]", "constrained-int",
+                                          "dict[str,union[float,str]]", "bool"})]
+    field = ".".join(str(p) for p in rest) or None
+    kind = err["type"]
+    if kind == "extra_forbidden" and rest:
+        key = str(rest[-1])
+        options = FIELDS[scope] if len(rest) == 1 else []
+        close = difflib.get_close_matches(key, options, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else \
+            (f"; known keys: {', '.join(options)}" if options else "")
+        return GradcheckError(f"unknown key {key!r}{hint}", source=source, check=check)
+    if kind == "missing":
+        return GradcheckError("required key is missing", source=source, check=check, field=field)
+    if kind == "too_short" and field == "checks":
+        return GradcheckError("'checks' is empty: give at least one check", source=source)
+    message = err["msg"]
+    if kind in ("tuple_type", "too_short", "too_long") and rest and rest[0] == "grid":
+        message = "a grid is [start, stop, count]"
+    elif kind in ("tuple_type", "too_short", "too_long") and rest and rest[0] == "sample":
+        message = "a sample range is [low, high]"
+    return GradcheckError(message[0].lower() + message[1:], source=source, check=check,
+                          field=field)
