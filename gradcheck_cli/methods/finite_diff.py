@@ -28,9 +28,14 @@ SMOOTH, KINK, ROUGH = 0, 1, 2
 
 
 def step(x: np.ndarray, order: int) -> np.ndarray:
-    """A step per point for derivatives of ``order``, exactly representable around x."""
-    h = STEP_FACTOR[order] * np.maximum(1.0, np.abs(x))
-    return (x + h) - x
+    """A step per point for derivatives of ``order``: a power of two near the optimum.
+
+    A power of two makes x + k*h exact for k in (±1/2, ±1, ±2) (unless x + 2h
+    crosses into the next binade), so the stencil's differences are not polluted
+    by rounding of the abscissae -- an error of ulp(x)/h, 1e-11 at x = pi.
+    """
+    target = STEP_FACTOR[order] * np.maximum(1.0, np.abs(x))
+    return np.exp2(np.floor(np.log2(target)))
 
 
 class Stencil:

@@ -1,0 +1,167 @@
+"""The command line: parse options, call the library, pick a reporter, exit.
+
+Kept thin and light: nothing heavy (SymPy, numpy, a framework) is imported
+until a check actually runs, so ``gradcheck --help`` is fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from .errors import GradcheckError
+
+
+class _DefaultToCheck(TyperGroup):
+    """``gradcheck EXPR ...`` means ``gradcheck check EXPR ...``."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h",
+                                                                       "--version"):
+            args = ["check", *args]
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(cls=_DefaultToCheck, no_args_is_help=True, add_completion=False,
+                  rich_markup_mode=None,
+                  help="Verify derivatives four independent ways: symbolic (SymPy), finite "
+                       "differences, gradcheck's own reverse-mode engine, and a framework.\n\n"
+                       "Run `gradcheck check --help` for the options; `gradcheck EXPR` is "
+                       "short for `gradcheck check EXPR`.")
+
+FORMATS = ("table", "json", "markdown", "junit")
+
+
+def _version(value: bool):
+    if value:
+        from . import __version__
+        typer.echo(f"gradcheck {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version,
+                                       is_eager=True, help="Print the version and exit.")):
+    """gradcheck: is this derivative right?"""
+
+
+def _assignments(values: List[str], option: str, split_commas: bool = True) -> dict[str, str]:
+    """['x=2', 'y=1,z=3'] -> {'x': '2', 'y': '1', 'z': '3'}."""
+    out: dict[str, str] = {}
+    for value in values:
+        parts = value.split(",") if split_commas else [value]
+        for part in parts:
+            name, eq, rhs = part.partition("=")
+            if not eq or not name.strip() or not rhs.strip():
+                raise GradcheckError(f"expected NAME=VALUE, got {part!r}", field=option)
+            out[name.strip()] = rhs.strip()
+    return out
+
+
+def _numbers(text: str, option: str, count: int, name: str) -> list[float]:
+    parts = text.split(":")
+    if len(parts) != count:
+        shape = "start:stop:count" if count == 3 else "low:high"
+        raise GradcheckError(f"{name}={text!r}: expected {shape}", field=option)
+    try:
+        return [float(p) for p in parts]
+    except ValueError:
+        raise GradcheckError(f"{name}={text!r}: not a number", field=option) from None
+
+
+def _number(text: str, option: str, name: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise GradcheckError(f"{name}={text!r}: not a number", field=option) from None
+
+
+def _inline(at, grid, sample, points, expect, name) -> dict:
+    return {
+        "at": {k: _number(v, "--at", k) for k, v in _assignments(at, "--at").items()},
+        "grid": {k: _numbers(v, "--grid", 3, k) for k, v in _assignments(grid, "--grid").items()},
+        "sample": {k: _numbers(v, "--sample", 2, k)
+                   for k, v in _assignments(sample, "--sample").items()},
+        "points": points,
+        "expect": _assignments(expect, "--expect", split_commas=False) or None,
+        "name": name,
+    }
+
+
+@app.command("check")
+def check_command(
+    targets: List[str] = typer.Argument(..., help="Spec files, directories of specs (*.yaml, "
+                                        "recursively) or expressions such as 'exp(sin(x**2))'."),
+    at: List[str] = typer.Option([], "--at", help="A point: x=2 (repeat, or x=1,y=2)."),
+    grid: List[str] = typer.Option([], "--grid", help="A grid axis: x=start:stop:count."),
+    sample: List[str] = typer.Option([], "--sample", help="A random range: x=low:high."),
+    points: Optional[int] = typer.Option(None, "--points", help="Number of random points."),
+    expect: List[str] = typer.Option([], "--expect", help="Your derivative: x='2*x - 2' or "
+                                     "x,y=0 (a second partial)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Name of an inline check."),
+    order: Optional[int] = typer.Option(None, "--order", min=1, max=6,
+                                        help="Check derivatives up to this order."),
+    wrt: Optional[str] = typer.Option(None, "--wrt", help="Variables to differentiate: x,y."),
+    methods: Optional[str] = typer.Option(None, "--methods",
+                                          help="Subset of methods: symbolic,fd,reverse."),
+    rtol: Optional[float] = typer.Option(None, "--rtol", help="Relative tolerance, all methods."),
+    atol: Optional[float] = typer.Option(None, "--atol", help="Absolute tolerance, all methods."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed for sampled points."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, json, markdown or junit."),
+    json_file: Optional[Path] = typer.Option(None, "--json", help="Also write JSON here."),
+    junit_file: Optional[Path] = typer.Option(None, "--junit", help="Also write JUnit XML here."),
+    markdown_file: Optional[Path] = typer.Option(None, "--markdown",
+                                                 help="Also write Markdown here."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only failing checks and the summary."),
+    timings: bool = typer.Option(False, "--timings", help="Show each method's time."),
+):
+    """Check derivatives of expressions or spec files. Exit 0: all agree; 1: a discrepancy; 2: bad input."""
+    try:
+        if fmt not in FORMATS:
+            raise GradcheckError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}",
+                                 field="--format")
+        inline = _inline(at, grid, sample, points, expect, name)
+        overrides = {"order": order, "wrt": wrt, "methods": methods, "rtol": rtol,
+                     "atol": atol, "seed": seed}
+        from . import api  # the library: SymPy and numpy load from here on
+        from .report import reporter
+        problems = api.collect(list(targets), inline=inline, overrides=overrides)
+        result = api.run(problems)
+        for path, kind in ((json_file, "json"), (junit_file, "junit"),
+                           (markdown_file, "markdown")):
+            if path is not None:
+                try:
+                    path.write_text(reporter(kind).render(result) + "\n", encoding="utf-8")
+                except OSError as exc:
+                    raise GradcheckError(f"cannot write report: {exc.strerror}",
+                                         source=str(path)) from None
+        if fmt == "table":
+            reporter("table").print_run(result, quiet=quiet, timings=timings)
+        else:
+            typer.echo(reporter(fmt).render(result, quiet=quiet))
+    except GradcheckError as exc:
+        typer.echo(f"gradcheck: error: {exc}", err=True)
+        raise typer.Exit(2)
+    except (KeyboardInterrupt, typer.Exit):
+        raise
+    except Exception as exc:  # a bug: still one line, never a traceback, unless debugging
+        if os.environ.get("GRADCHECK_DEBUG"):
+            raise
+        typer.echo(f"gradcheck: internal error ({type(exc).__name__}: {exc}); "
+                   "set GRADCHECK_DEBUG=1 for the traceback and please report it", err=True)
+        raise typer.Exit(2)
+    raise typer.Exit(result.exit_code)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="gradcheck")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

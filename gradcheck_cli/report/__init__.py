@@ -1,0 +1,69 @@
+"""Reporters: a dict from format name to a renderer, imported on use.
+
+Each reporter module has ``render(run, **options) -> str``; the table reporter
+also has ``print_run(run, console, **options)``. Only reporters touch rich.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+REPORTERS = {
+    "table": ".table",
+    "json": ".json",
+    "markdown": ".markdown",
+    "junit": ".junit",
+}
+
+
+def reporter(name: str):
+    """The reporter module for a format name."""
+    return importlib.import_module(REPORTERS[name], __package__)
+
+
+def fmt(value, digits: int = 6) -> str:
+    """A number for humans: 6 significant digits, 'n/a' for None."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, str):
+        return value
+    return f"{value:.{digits}g}"
+
+
+def err_text(verdict) -> str:
+    """A verdict's worst error as text: '3.1e-12', 'abs 2e-17', 'n/a'."""
+    if verdict.status == "n/a":
+        return "n/a"
+    if verdict.reason == "non-finite":
+        return "non-finite"
+    if verdict.error is None:
+        return "—"
+    text = f"{verdict.error:.1e}"
+    return f"abs {text}" if verdict.error_kind == "abs" else text
+
+
+def failures(check):
+    """(row, verdict) for every failing method of every row of a check."""
+    for row in check.rows:
+        for v in row.verdicts.values():
+            if v.status == "fail":
+                yield row, v
+
+
+def summary(run) -> str:
+    """'12 checks: 11 passed, 1 failed (0.8 s)'."""
+    c = run.counts()
+    parts = [f"{c['pass']} passed"]
+    if c["fail"]:
+        parts.append(f"{c['fail']} failed")
+    if c["xfail"]:
+        parts.append(f"{c['xfail']} expected failure{'s' if c['xfail'] > 1 else ''}")
+    if c["xpass"]:
+        parts.append(f"{c['xpass']} unexpectedly passed")
+    n = len(run.checks)
+    return f"{n} check{'s' if n != 1 else ''}: {', '.join(parts)} ({run.seconds:.2f} s)"
+
+
+def method_title(name: str) -> str:
+    return {"fd": "finite diff", "symbolic": "symbolic", "reverse": "reverse",
+            "expect": "expect"}.get(name, name)

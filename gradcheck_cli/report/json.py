@@ -1,0 +1,52 @@
+"""JSON report: every value and verdict (documented in docs/json-report.md)."""
+
+from __future__ import annotations
+
+import json
+
+from .. import __version__
+
+SCHEMA_VERSION = 1
+
+
+def _num(v):
+    if v is None:
+        return None
+    v = float(v)
+    return v if v == v and abs(v) != float("inf") else str(v)
+
+
+def check_to_dict(check) -> dict:
+    rows = []
+    for row in check.rows:
+        methods = {}
+        for name, v in row.verdicts.items():
+            d = v.to_dict()
+            d.pop("method")
+            d["point"] = check.point(v.worst)
+            methods[name] = d
+        rows.append({
+            "label": row.label, "output": row.key[0], "derivative": list(row.key[1]),
+            "status": row.status, "reference": {"min": _num(row.ref_min), "max": _num(row.ref_max)},
+            "excluded_points": row.excluded, "kink_points": row.kinks, "methods": methods,
+        })
+    return {
+        "name": check.name, "source": check.source, "status": check.status, "ok": check.ok,
+        "xfail": check.xfail, "expression": check.expression, "variables": check.variables,
+        "wrt": check.wrt, "order": check.order, "points": check.npoints,
+        "reference_points": check.reference_points, "methods": check.methods,
+        "timings": {k: round(v, 6) for k, v in check.timings.items()},
+        "method_info": check.method_info, "notes": check.notes, "rows": rows,
+    }
+
+
+def to_dict(run) -> dict:
+    return {
+        "schema": SCHEMA_VERSION, "gradcheck": __version__, "ok": run.ok,
+        "exit_code": run.exit_code, "counts": run.counts(), "seconds": round(run.seconds, 6),
+        "checks": [check_to_dict(c) for c in run.checks],
+    }
+
+
+def render(run, **_) -> str:
+    return json.dumps(to_dict(run), indent=2, ensure_ascii=False)

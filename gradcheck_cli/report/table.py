@@ -1,0 +1,94 @@
+"""The terminal report: a rich table per check, then a one-line summary.
+
+Colour only on a terminal; rich honours NO_COLOR.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from . import err_text, failures, fmt, method_title, summary
+
+STYLE = {"pass": "green", "fail": "bold red", "n/a": "dim", "xfail": "yellow", "xpass": "bold red"}
+MARK = {"pass": "✓", "fail": "✗", "n/a": "–", "xfail": "✓ xfail", "xpass": "✗ xpass"}
+
+
+def _ref_text(row) -> str:
+    if row.ref_min is None:
+        return "n/a"
+    if row.ref_min == row.ref_max:
+        return fmt(row.ref_min)
+    return f"{fmt(row.ref_min, 4)} … {fmt(row.ref_max, 4)}"
+
+
+def check_table(check, *, timings: bool = False) -> Table:
+    title = Text()
+    title.append(f"{MARK[check.status]} ", style=STYLE[check.status])
+    title.append(check.name, style="bold")
+    title.append(f"  {check.source} · {check.npoints} point{'s' if check.npoints != 1 else ''}"
+                 f" · order {check.order}", style="dim")
+    table = Table(title=title, title_justify="left", show_lines=False, pad_edge=False)
+    table.add_column("derivative")
+    table.add_column("reference", justify="right")
+    for m in check.methods:
+        header = method_title(m)
+        if timings and m in check.timings:
+            header += f"\n{check.timings[m] * 1e3:.1f} ms"
+        table.add_column(header, justify="right")
+    table.add_column("verdict")
+    for row in check.rows:
+        cells = []
+        for m in check.methods:
+            v = row.verdicts.get(m)
+            if v is None:
+                cells.append(Text(""))
+            else:
+                cells.append(Text(f"{MARK[v.status]} {err_text(v)}", style=STYLE[v.status]))
+        table.add_row(row.label, _ref_text(row), *cells,
+                      Text(row.status, style=STYLE[row.status]))
+    return table
+
+
+def print_check(check, console: Console, *, timings: bool = False) -> None:
+    console.print(check_table(check, timings=timings))
+    for row, v in failures(check):
+        line = Text("  ✗ ", style="bold red")
+        line.append(f"{row.label} by {method_title(v.method)}: {v.reason} at "
+                    f"{check.point_text(v.worst)}\n")
+        line.append(f"    got {fmt(v.value, 12)}, reference {fmt(v.reference, 12)}, "
+                    f"|difference| {fmt(abs(v.value - v.reference) if v.value == v.value else None, 3)}"
+                    f" > tolerance {fmt(v.tolerance, 3)}")
+        console.print(line)
+    if check.xfail:
+        console.print(Text(f"  expected to fail: {check.xfail}", style="yellow"))
+    for note in check.notes:
+        console.print(Text(f"  · {note}", style="dim"))
+    console.print()
+
+
+def print_run(run, console: Console | None = None, *, quiet: bool = False,
+              timings: bool = False) -> None:
+    console = console or Console()
+    for check in run.checks:
+        if quiet and check.ok:
+            continue
+        print_check(check, console, timings=timings)
+    style = "bold green" if run.ok else "bold red"
+    console.print(Text(summary(run), style=style))
+
+
+def render(run, *, quiet: bool = False, timings: bool = False, width: int = 120) -> str:
+    console = Console(record=True, width=width, no_color=True, force_terminal=False,
+                      file=_Null())
+    print_run(run, console, quiet=quiet, timings=timings)
+    return console.export_text()
+
+
+class _Null:
+    def write(self, _):
+        return 0
+
+    def flush(self):
+        pass
