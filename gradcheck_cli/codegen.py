@@ -12,6 +12,7 @@ trusted SymPy trees, never from user text.
 
 from __future__ import annotations
 
+import keyword
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -103,9 +104,14 @@ def compile_program(program: Program, modules: str = "numpy", *, cse: bool = Tru
     key = ("compiled", modules, cse)
     if key not in program._cache:
         table = NUMPY_FUNCS if modules == "numpy" else MPMATH_FUNCS
+        # Renaming every symbol (dummify) costs a pass over the whole program;
+        # it is only needed when a variable's name could shadow a library name.
+        namespace = np if modules == "numpy" else mpmath
+        clash = any(hasattr(namespace, v.name) or v.name in table or keyword.iskeyword(v.name)
+                    or v.name.startswith("_") for v in program.variables)
         program._cache[key] = sp.lambdify(
             list(program.variables), list(program.outputs), modules=[table, modules],
-            cse=_program_cse(program, cse), dummify=True)
+            cse=_program_cse(program, cse), dummify=clash)
     return program._cache[key]
 
 
@@ -207,6 +213,8 @@ def error_scale_program(program: Program) -> Program:
     Intermediates keep their own scale symbols, so the cost stays linear in the
     program's size.
     """
+    if "scale" in program._cache:
+        return program._cache["scale"]
     scales: dict = {}
     lets = list(program.lets)
     for sym, expr in program.lets:
@@ -218,7 +226,8 @@ def error_scale_program(program: Program) -> Program:
             lets.append((scale_sym, s))
             scales[sym] = scale_sym
     outputs = tuple(_scale_of(out, scales) for out in program.outputs)
-    return Program(program.variables, tuple(lets), outputs)
+    program._cache["scale"] = Program(program.variables, tuple(lets), outputs)
+    return program._cache["scale"]
 
 
 no_delta = _no_delta

@@ -199,7 +199,16 @@ def compare(problem, outputs: dict, timings: dict[str, float]) -> CheckResult:
     with np.errstate(all="ignore"):
         scale = np.abs(evaluate(error_scale_program(dprog), problem.column_list(), n))
         classes = _classify(problem, keys)
-    scale_of = {k: scale[i] for i, k in enumerate(dkeys)}
+    # The derivative's own rounding scale, plus its parent's (f for first derivatives)
+    # over the step's length scale: a derivative that SymPy simplified to an exact 0
+    # (sin^2 + cos^2) is still computed by other methods from terms of that size.
+    f_scale = np.abs(evaluate(error_scale_program(problem.program), problem.column_list(), n))
+    parent_scale = {(i, ()): f_scale[i] for i in range(problem.n_outputs)}
+    parent_scale.update({k: scale[i] for i, k in enumerate(dkeys)})
+    scale_of = dict(parent_scale)
+    for k in dkeys:  # keys come in increasing order, so the parent is done first
+        scale_of[k] = parent_scale[k] + scale_of[(k[0], k[1][:-1])] / \
+            np.maximum(1.0, np.abs(problem.columns[k[1][-1]]))
     notes = []
     rows = []
     outside = np.zeros(n, dtype=bool)

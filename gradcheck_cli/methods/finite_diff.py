@@ -59,13 +59,26 @@ class Stencil:
                                         self.problem.npoints)
         return self._cache[key]
 
-    def scale(self) -> np.ndarray:
-        """E(f): the rounding-error scale of each output at each point, in units of eps."""
+    def scale(self, var: str | None = None, shifts=(), other: str | None = None) -> np.ndarray:
+        """The rounding-error scale of f over a stencil, in units of eps.
+
+        E(f) at the point (see codegen.error_scale_program), or |f| at any
+        stencil point along ``var`` (and ``other``) if larger: f may vanish at
+        the point itself (exp(x) sin(xy) at x = 0) but not around it.
+        """
         if "scale" not in self._cache:
             self._cache["scale"] = np.abs(evaluate(error_scale_program(self.program),
                                                    self.problem.column_list(),
                                                    self.problem.npoints))
-        return self._cache["scale"]
+        scale = self._cache["scale"]
+        for k in shifts:
+            for s in (k, -k):
+                if other is None or other == var:
+                    scale = np.maximum(scale, np.abs(self.at({var: s})))
+                else:
+                    for t in (k, -k):
+                        scale = np.maximum(scale, np.abs(self.at({var: s, other: t})))
+        return scale
 
 
 def first(st: Stencil, var: str):
@@ -74,7 +87,7 @@ def first(st: Stencil, var: str):
     d_half = (st.at({var: 0.5}) - st.at({var: -0.5})) / h           # D(h/2)
     d_full = (st.at({var: 1}) - st.at({var: -1})) / (2 * h)          # D(h)
     value = (4 * d_half - d_full) / 3
-    rounding = 3 * EPS * st.scale() / h                              # sum |weights| = 3/h
+    rounding = 3 * EPS * st.scale(var, (0.5, 1)) / h                 # sum |weights| = 3/h
     return value, np.abs(value - d_half) + rounding
 
 
@@ -96,7 +109,7 @@ def second(st: Stencil, a: str, b: str):
         weights = (16 / 3 + 1 / 3) / (ha * hb)
     small, large = diff2(0.5), diff2(1)
     value = (4 * small - large) / 3
-    return value, np.abs(value - small) + EPS * st.scale() * weights
+    return value, np.abs(value - small) + EPS * st.scale(a, (0.5, 1), b) * weights
 
 
 def one_sided(st: Stencil, var: str):

@@ -141,7 +141,7 @@ RULES = {
     "abs": (lambda o, a: sign(a),),
     "relu": (lambda o, a: step(a),),
     "max": (lambda o, a, b: ge(a, b), lambda o, a, b: lt(a, b)),
-    "min": (lambda o, a, b: lt(b, a), lambda o, a, b: ge(b, a)),
+    "min": (lambda o, a, b: ge(b, a), lambda o, a, b: lt(b, a)),
     # piecewise constant
     "sign": (lambda o, a: ZERO,),
     "step": (lambda o, a: ZERO,),
