@@ -130,7 +130,7 @@ def build_problem(check: dict, *, source: str = COMMAND_LINE, defaults: dict | N
             if w not in var_names:
                 raise GradcheckError(f"cannot differentiate with respect to {w!r}; "
                                      f"the function's variables are {known}")
-        wrt = [v for v in var_names if v in wrt]  # canonical order
+        wrt = list(dict.fromkeys(wrt))  # the user's order, without repeats
 
         current = "expect"
         expect = {}

@@ -131,6 +131,10 @@ def _explain(exc: ValidationError, data: dict, source: str) -> GradcheckError:
                                           "dict[str,union[float,str]]", "bool"})]
     field = ".".join(str(p) for p in rest) or None
     kind = err["type"]
+    if rest and rest[0] in ("grid", "sample") and len(rest) >= 2 and kind != "extra_forbidden":
+        shape = "[start, stop, count]" if rest[0] == "grid" else "[low, high]"
+        return GradcheckError(f"a {rest[0]} entry is {shape}", source=source, check=check,
+                              field=f"{rest[0]}.{rest[1]}")
     if kind == "extra_forbidden" and rest:
         key = str(rest[-1])
         options = FIELDS[scope] if len(rest) == 1 else []
@@ -143,9 +147,5 @@ def _explain(exc: ValidationError, data: dict, source: str) -> GradcheckError:
     if kind == "too_short" and field == "checks":
         return GradcheckError("'checks' is empty: give at least one check", source=source)
     message = err["msg"]
-    if kind in ("tuple_type", "too_short", "too_long") and rest and rest[0] == "grid":
-        message = "a grid is [start, stop, count]"
-    elif kind in ("tuple_type", "too_short", "too_long") and rest and rest[0] == "sample":
-        message = "a sample range is [low, high]"
     return GradcheckError(message[0].lower() + message[1:], source=source, check=check,
                           field=field)

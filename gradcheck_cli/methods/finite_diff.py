@@ -143,10 +143,13 @@ def one_sided(st: Stencil, var: str):
     size = np.abs(r_half) + np.abs(l_half) + typical
     unstable_r = np.abs(r_full - r_half) > noise + 1e-6 * size
     unstable_l = np.abs(l_full - l_half) > noise + 1e-6 * size
-    jump = np.abs(r_half - l_half) > noise + 1e-8 * size
+    j_half, j_full = r_half - l_half, r_full - l_full
+    jump = np.abs(j_half) > noise + 1e-8 * size
+    # A kink's jump in slope is the same at both steps; for a smooth f, R - L = O(s^3).
+    steady = np.abs(j_full - j_half) <= 0.1 * np.abs(j_half) + noise
     kind = np.full(f0.shape, SMOOTH)
-    kind[jump] = KINK
-    kind[unstable_r | unstable_l | ~np.isfinite(r_half + l_half)] = ROUGH
+    kind[jump & steady] = KINK
+    kind[(jump & ~steady) | unstable_r | unstable_l | ~np.isfinite(r_half + l_half)] = ROUGH
     return kind, l_half, r_half
 
 

@@ -38,6 +38,8 @@ def err_text(verdict) -> str:
         return "non-finite"
     if verdict.error is None:
         return "—"
+    if verdict.error == 0:
+        return "0" if verdict.error_kind == "abs" else "exact"
     text = f"{verdict.error:.1e}"
     return f"abs {text}" if verdict.error_kind == "abs" else text
 

@@ -20,7 +20,7 @@ def render(run, **_) -> str:
                               failures=str(sum(1 for c in checks if not c.ok)),
                               errors="0", skipped=str(sum(1 for c in checks
                                                           if c.status == "xfail")),
-                              time=f"{sum(c.timings.values()):.3f}")
+                              time=f"{sum(sum(c.timings.values()) for c in checks):.3f}")
         for check in checks:
             case = ET.SubElement(suite, "testcase", classname=source, name=check.name,
                                  time=f"{sum(check.timings.values()):.3f}")

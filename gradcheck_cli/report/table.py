@@ -5,6 +5,9 @@ Colour only on a terminal; rich honours NO_COLOR.
 
 from __future__ import annotations
 
+import os
+
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -29,15 +32,16 @@ def check_table(check, *, timings: bool = False) -> Table:
     title.append(check.name, style="bold")
     title.append(f"  {check.source} · {check.npoints} point{'s' if check.npoints != 1 else ''}"
                  f" · order {check.order}", style="dim")
-    table = Table(title=title, title_justify="left", show_lines=False, pad_edge=False)
-    table.add_column("derivative")
-    table.add_column("reference", justify="right")
+    table = Table(title=title, title_justify="left", show_lines=False, pad_edge=False,
+                  box=box.SIMPLE_HEAD)
+    table.add_column("derivative", no_wrap=True)
+    table.add_column("reference", justify="right", no_wrap=True)
     for m in check.methods:
         header = method_title(m)
         if timings and m in check.timings:
             header += f"\n{check.timings[m] * 1e3:.1f} ms"
-        table.add_column(header, justify="right")
-    table.add_column("verdict")
+        table.add_column(header, justify="right", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
     for row in check.rows:
         cells = []
         for m in check.methods:
@@ -70,7 +74,10 @@ def print_check(check, console: Console, *, timings: bool = False) -> None:
 
 def print_run(run, console: Console | None = None, *, quiet: bool = False,
               timings: bool = False) -> None:
-    console = console or Console()
+    if console is None:
+        console = Console()
+        if not console.is_terminal and "COLUMNS" not in os.environ:
+            console = Console(width=120)  # CI logs: wide enough for six columns
     for check in run.checks:
         if quiet and check.ok:
             continue

@@ -1,0 +1,132 @@
+"""The command line, driven through typer's CliRunner and, for imports, a subprocess."""
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gradcheck_cli.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, list(args))
+
+
+def test_inline_expression_passes():
+    r = invoke("exp(sin(x**2))", "--at", "x=2")
+    assert r.exit_code == 0, r.output
+    assert "∂f/∂x" in r.output and "-1.22666" in r.output
+    assert "1 check: 1 passed" in r.output
+
+
+def test_issue_examples_run():
+    assert invoke("sin(pi*x)", "--grid", "x=-1:1:50", "--order", "2").exit_code == 0
+    r = invoke("exp(x)*sin(x*y)", "--sample", "x=1:2", "--sample", "y=0:3.14159",
+               "--points", "200", "--seed", "0")
+    assert r.exit_code == 0, r.output
+    assert "200 points" in r.output
+    assert invoke("x**2 - 2*x + 1", "--grid", "x=-2:2:41", "--expect", "x=2*x - 2").exit_code == 0
+
+
+def test_wrong_expectation_exits_1_and_names_the_point():
+    r = invoke("x**2 - 2*x + 1", "--grid", "x=-2:2:41", "--expect", "x=2*x - 3")
+    assert r.exit_code == 1
+    assert "expect" in r.output and "outside tolerance" in r.output
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["__import__('os').system('touch /tmp/gradcheck_cli_pwned')", "--at", "x=1"],
+     "only functions of the table"),
+    (["sin(x)", "--at", "y=1"], "unknown variable 'y'"),
+    (["sin(x)*z", "--at", "x=1"], "variable 'z' has no value"),
+    (["sin(x)", "--at", "x"], "expected NAME=VALUE"),
+    (["sin(x)", "--grid", "x=0:1"], "start:stop:count"),
+    (["sin(x)", "--at", "x=1", "--methods", "magic"], "unknown method 'magic'"),
+    (["sin(x)", "--at", "x=1", "--wrt", "q"], "cannot differentiate with respect to 'q'"),
+    (["missing.yaml"], "file not found"),
+    (["sin(x)", "--at", "x=1", "--format", "xml"], "unknown format"),
+])
+def test_bad_input_exits_2_with_one_line(args, fragment):
+    r = invoke(*args)
+    assert r.exit_code == 2
+    assert fragment in r.output
+    assert "Traceback" not in r.output
+    assert not Path("/tmp/gradcheck_cli_pwned").exists()
+
+
+def test_json_format_is_complete():
+    r = invoke("x*y", "--at", "x=2,y=3", "--order", "2", "--format", "json")
+    assert r.exit_code == 0
+    data = json.loads(r.output)
+    check = data["checks"][0]
+    labels = [row["label"] for row in check["rows"]]
+    assert labels == ["∂f/∂x", "∂f/∂y", "∂²f/∂x²", "∂²f/∂x∂y", "∂²f/∂y²"]
+    assert check["rows"][0]["reference"]["min"] == 3.0
+    assert check["rows"][3]["methods"]["reverse"]["value"] == 1.0
+    assert set(check["rows"][0]["methods"]) == {"symbolic", "fd", "reverse"}
+    assert data["exit_code"] == 0 and data["counts"]["pass"] == 1
+
+
+def test_report_files_and_junit_parses(tmp_path):
+    junit, js, md = tmp_path / "r.xml", tmp_path / "r.json", tmp_path / "r.md"
+    r = invoke("abs(x)", "--at", "x=0", "--expect", "x=3", "--junit", str(junit),
+               "--json", str(js), "--markdown", str(md))
+    assert r.exit_code == 1
+    root = ET.parse(junit).getroot()
+    assert root.tag == "testsuites" and root.get("failures") == "1"
+    case = root.find("testsuite/testcase")
+    assert case.find("failure") is not None
+    assert "subgradient" in case.find("failure").get("message")
+    assert json.loads(js.read_text())["ok"] is False
+    assert "| ∂f/∂x |" in md.read_text()
+
+
+def test_markdown_format():
+    r = invoke("sin(x)", "--at", "x=1", "--format", "markdown")
+    assert r.exit_code == 0 and r.output.startswith("## gradcheck")
+
+
+def test_methods_subset_and_quiet():
+    r = invoke("sin(x)", "--at", "x=1", "--methods", "reverse", "--quiet")
+    assert r.exit_code == 0
+    assert "1 check: 1 passed" in r.output and "∂f/∂x" not in r.output
+
+
+def test_spec_directory_and_xfail():
+    r = invoke(str(ROOT / "specs"), "--quiet")
+    assert r.exit_code == 0, r.output
+    assert "expected failure" in r.output
+
+
+def _imports_after(code):
+    out = subprocess.run([sys.executable, "-c", code + "\nimport sys, json\n"
+                          "print(json.dumps(sorted(m for m in ('sympy','numpy','torch',"
+                          "'tensorflow','jax') if m in sys.modules)))"],
+                         capture_output=True, text=True, cwd=ROOT, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_help_and_import_are_light():
+    assert _imports_after("import gradcheck_cli") == []
+    code = ("import sys\nfrom gradcheck_cli.cli import app\nsys.argv=['gradcheck','--help']\n"
+            "try:\n    app(prog_name='gradcheck')\nexcept SystemExit:\n    pass")
+    assert _imports_after(code) == []
+
+
+def test_check_without_backend_imports_no_framework():
+    code = "import gradcheck_cli\ngradcheck_cli.check('sin(x)', at={'x': 1})"
+    assert _imports_after(code) == ["numpy", "sympy"]
+
+
+def test_python_m_entry_point():
+    out = subprocess.run([sys.executable, "-m", "gradcheck_cli", "x**2", "--at", "x=3",
+                          "--format", "json"], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0
+    assert json.loads(out.stdout)["checks"][0]["rows"][0]["reference"]["min"] == 6.0

@@ -1,0 +1,89 @@
+"""Tolerances, kinks, domain edges and non-finite values."""
+
+import numpy as np
+
+from gradcheck_cli.compare import TOLERANCES, tolerance
+from gradcheck_cli.problem import Problem
+
+
+def failing(result):
+    return [(r.label, v.method, v.reason) for r in result.rows
+            for v in r.verdicts.values() if v.status == "fail"]
+
+
+def test_no_false_alarm_under_cancellation_near_a_root(check_one):
+    # (x - 1)^3 expanded: f' = 3x^2 - 6x + 3 cancels to ~1e-10 near x = 1.
+    r = check_one("x**3 - 3*x**2 + 3*x - 1", grid={"x": [1 - 1e-5, 1 + 1e-5, 41]}, order=2)
+    assert r.status == "pass", failing(r)
+
+
+def test_no_false_alarm_at_large_magnitudes(check_one):
+    r = check_one("x**3", at={"x": 1e8}, order=2)
+    assert r.status == "pass", failing(r)
+    r = check_one("x**3 - 3e8*x**2", grid={"x": [0.99e8, 1.01e8, 11]})
+    assert r.status == "pass", failing(r)
+
+
+def test_large_arguments_of_sin_are_ill_conditioned_not_wrong(check_one):
+    r = check_one("exp(sin(x**2))", grid={"x": [30, 40, 101]})
+    assert r.status == "pass", failing(r)
+
+
+def test_kink_is_reported_and_subgradients_accepted(check_one):
+    r = check_one("abs(x) + relu(x)", at={"x": [-1.0, 0.0, 1.0]})
+    assert r.status == "pass", failing(r)
+    assert r.rows[0].kinks == 1
+    assert any("kink" in n for n in r.notes)
+
+
+def test_a_wrong_value_at_a_kink_fails(check_one):
+    # The subgradient interval of abs at 0 is [-1, 1]: 3 is outside it.
+    r = check_one("abs(x)", at={"x": 0.0}, expect={"x": "3"})
+    assert r.status == "fail"
+    assert r.rows[0].verdicts["expect"].reason == "outside the subgradient interval"
+
+
+def test_domain_edge_is_excluded_not_failed(check_one):
+    r = check_one("log(x - 1)", grid={"x": [1, 2, 11]}, order=2)
+    assert r.status == "pass", failing(r)
+    assert r.rows[0].excluded == 1
+    assert any("outside the domain" in n for n in r.notes)
+
+
+def test_non_finite_method_fails_with_that_reason(check_one):
+    r = check_one("-log(exp(x)/(exp(x) + exp(y)))", at={"x": 400, "y": 800})
+    assert r.status == "fail"
+    reasons = {v.method: v.reason for row in r.rows for v in row.verdicts.values()}
+    assert reasons["reverse"] == "non-finite"
+    assert reasons["symbolic"] == "non-finite"
+    # the 30-digit reference is finite: -1 and 1
+    assert [row.ref_min for row in r.rows] == [-1.0, 1.0]
+
+
+def test_wrong_expectation_is_localized(check_one):
+    r = check_one("x**2 - 2*x + 1", grid={"x": [-2, 2, 41]}, expect={"x": "2*x - 3"})
+    v = r.rows[0].verdicts["expect"]
+    assert v.status == "fail" and v.reason == "outside tolerance"
+    assert abs(abs(v.value - v.reference) - 1.0) < 1e-12
+    assert r.rows[0].verdicts["reverse"].status == "pass"
+
+
+def test_tolerances_are_data_merged_with_overrides():
+    p = Problem.__new__(Problem)
+    p.rtol, p.atol = {"*": 1e-3, "fd": 1e-2}, {}
+    assert tolerance("symbolic", p) == (1e-3, TOLERANCES["symbolic"]["atol"])
+    assert tolerance("fd", p)[0] == 1e-2
+    p.rtol = {}
+    assert tolerance("reverse", p)[0] == TOLERANCES["reverse"]["rtol"]
+
+
+def test_seed_chain_rule_value(check_one):
+    r = check_one("exp(sin(x**2))", at={"x": 2})
+    assert np.isclose(r.rows[0].ref_min, -1.2266647089368419, rtol=1e-15)
+
+
+def test_more_than_1000_points_uses_a_subset_for_the_reference(check_one):
+    r = check_one("sin(x)", grid={"x": [0, 1, 3000]})
+    assert r.reference_points == 1000
+    assert any("1000 of 3000" in n for n in r.notes)
+    assert r.status == "pass"
