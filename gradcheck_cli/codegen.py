@@ -20,6 +20,9 @@ import mpmath
 import numpy as np
 import scipy.special
 import sympy as sp
+from sympy.core.function import ArgumentIndexError
+from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.pycode import MpmathPrinter
 
 from .functions import cbrt, relu, sigmoid, softplus
 
@@ -80,6 +83,10 @@ MPMATH_FUNCS: dict[str, Callable] = {
 
 
 def _program_cse(program: Program, use_cse: bool):
+    # Programs written with intermediates already share what matters; running
+    # SymPy's CSE over their (large) outputs costs more than it saves.
+    use_cse = use_cse and len(program.lets) < 20
+
     def cse(exprs):
         if use_cse:
             replacements, reduced = sp.cse(exprs, list=False,
@@ -109,9 +116,14 @@ def compile_program(program: Program, modules: str = "numpy", *, cse: bool = Tru
         namespace = np if modules == "numpy" else mpmath
         clash = any(hasattr(namespace, v.name) or v.name in table or keyword.iskeyword(v.name)
                     or v.name.startswith("_") for v in program.variables)
+        printer_cls = NumPyPrinter if modules == "numpy" else MpmathPrinter
+        # order="none": do not sort the terms of every sum while printing (slow on big programs)
+        printer = printer_cls({"fully_qualified_modules": False, "inline": True,
+                               "allow_unknown_functions": True, "order": "none",
+                               "user_functions": {}})
         program._cache[key] = sp.lambdify(
             list(program.variables), list(program.outputs), modules=[table, modules],
-            cse=_program_cse(program, cse), dummify=clash)
+            printer=printer, cse=_program_cse(program, cse), dummify=clash)
     return program._cache[key]
 
 
@@ -162,7 +174,7 @@ def _to_float(v) -> float:
 
 # ----- rounding-error scale ---------------------------------------------------
 
-def _scale_of(expr: sp.Expr, scales: dict) -> sp.Expr:
+def _scale_of(expr: sp.Expr, scales: dict, named: dict | None = None) -> sp.Expr:
     """Linearized bound on the rounding error of ``expr``, in units of eps.
 
     E(leaf) = 0 for variables and exact numbers, |c| for floats and irrational
@@ -173,31 +185,55 @@ def _scale_of(expr: sp.Expr, scales: dict) -> sp.Expr:
     """
     if expr in scales:
         return scales[expr]
+    named = named or {}
     if expr.is_Symbol or expr.is_Integer or expr.is_Rational:
         result = sp.S.Zero
     elif expr.is_Number or expr.is_NumberSymbol:
         result = sp.Abs(expr)
     else:
-        result = sp.Abs(expr)
-        args = expr.args
-        if isinstance(expr, sp.Pow) and args[1].is_Number:
-            parts = [(args[0], args[1] * args[0] ** (args[1] - 1))]
-        else:
-            parts = []
-            for i, arg in enumerate(args):
-                d = sp.Dummy(real=True)
-                swapped = expr.func(*[d if j == i else a for j, a in enumerate(args)])
-                try:
-                    partial = swapped.diff(d).xreplace({d: arg})
-                except (TypeError, ValueError, NotImplementedError):
-                    partial = sp.S.One
-                parts.append((arg, _no_delta(partial)))
-        for arg, partial in parts:
-            sub = _scale_of(arg, scales)
+        # abs() of the value as computed: by its intermediate's name where it has one
+        result = sp.Abs(named.get(expr, expr).xreplace(named), evaluate=False)
+        terms = [result]
+        for i, arg in enumerate(expr.args):
+            sub = _scale_of(arg, scales, named)
             if sub != 0:
-                result = result + sp.Abs(partial) * sub
+                partial = _partial(expr, i).xreplace(named)
+                terms.append(sp.Abs(partial, evaluate=False) * sub if partial != 1 else sub)
+        result = sp.Add(*terms)
     scales[expr] = result
     return result
+
+
+def named_values(lets) -> dict:
+    """Expression -> the intermediate holding it (also -expr -> -sym: SymPy pulls signs out
+    of odd functions, so the let tanh(-u) is stored as -tanh(u))."""
+    named = {}
+    for sym, expr in lets:
+        if expr.is_Atom:
+            continue
+        named[expr] = sym
+        if isinstance(expr, sp.Mul) and expr.args[0] == -1:
+            named[-expr] = -sym
+    return named
+
+
+def _partial(expr: sp.Expr, i: int) -> sp.Expr:
+    """d expr / d expr.args[i], cheaply for the common node types."""
+    args = expr.args
+    if isinstance(expr, sp.Add):
+        return sp.S.One
+    if isinstance(expr, sp.Mul):
+        return sp.Mul(*(a for j, a in enumerate(args) if j != i))
+    if isinstance(expr, sp.Pow) and args[1].is_Number and i == 0:
+        return args[1] * args[0] ** (args[1] - 1)
+    try:
+        if isinstance(expr, sp.Function):
+            return _no_delta(expr.fdiff(i + 1))
+        d = sp.Dummy(real=True)
+        swapped = expr.func(*[d if j == i else a for j, a in enumerate(args)])
+        return _no_delta(swapped.diff(d).xreplace({d: args[i]}))
+    except (TypeError, ValueError, NotImplementedError, ArgumentIndexError):
+        return sp.S.One
 
 
 def _no_delta(expr: sp.Expr) -> sp.Expr:
@@ -217,15 +253,16 @@ def error_scale_program(program: Program) -> Program:
         return program._cache["scale"]
     scales: dict = {}
     lets = list(program.lets)
+    named = named_values(program.lets)
     for sym, expr in program.lets:
-        s = _scale_of(expr, scales)
+        s = _scale_of(expr, scales, named)
         if s.is_Symbol or s.is_Number:
             scales[sym] = s
         else:
             scale_sym = sp.Dummy(f"E_{sym}", nonnegative=True)
             lets.append((scale_sym, s))
             scales[sym] = scale_sym
-    outputs = tuple(_scale_of(out, scales) for out in program.outputs)
+    outputs = tuple(_scale_of(out, scales, named) for out in program.outputs)
     program._cache["scale"] = Program(program.variables, tuple(lets), outputs)
     return program._cache["scale"]
 

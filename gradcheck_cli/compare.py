@@ -96,6 +96,7 @@ class CheckResult:
     name: str
     source: str
     expression: list[str]
+    lets: dict[str, str]
     variables: list[str]
     wrt: list[str]
     order: int
@@ -267,7 +268,8 @@ def compare(problem, outputs: dict, timings: dict[str, float]) -> CheckResult:
                      f"{_example(points, rough_points)}")
     return CheckResult(
         name=problem.name, source=problem.source,
-        expression=[str(e) for e in problem.program.inlined()],
+        expression=[str(e) for e in problem.program.outputs],
+        lets={str(sym): str(e) for sym, e in problem.program.lets},
         variables=problem.variable_names, wrt=list(problem.wrt), order=problem.order,
         npoints=n, methods=list(outputs), rows=rows, notes=notes, timings=timings,
         method_info={k: d.info for k, d in outputs.items() if d.info},

@@ -13,38 +13,59 @@ import time
 import numpy as np
 import sympy as sp
 
-from ..codegen import Program, evaluate, evaluate_mpmath, no_delta
+from ..codegen import Program, evaluate, evaluate_mpmath, named_values, no_delta
 from . import Derivatives, Method
 
 REFERENCE_DPS = 30
 REFERENCE_MAX_POINTS = 1000
 
 
-def _total(expr: sp.Expr, var: sp.Symbol, tangents: dict) -> sp.Expr:
-    """d expr / d var, where each free symbol s has total derivative tangents[s][var]."""
-    terms = []
+def _tangents(expr: sp.Expr, wrt, tangents: dict, named: dict) -> dict:
+    """{w: d expr / d w} by the chain rule, given each free symbol's tangents[s][w].
+
+    A function of one compound argument, g(u), is differentiated once as g'(u)
+    times u's tangents, so g'(u) is not rebuilt for every variable.
+    """
+    if isinstance(expr, sp.Function) and len(expr.args) == 1 and not expr.args[0].is_Atom:
+        outer = no_delta(expr.fdiff(1)).xreplace(named)
+        inner = _tangents(expr.args[0], wrt, tangents, named)
+        return {w: outer * inner[w] for w in wrt}
+    if isinstance(expr, sp.Add):  # linear: the sum of the terms' tangents
+        parts = [_tangents(a, wrt, tangents, named) for a in expr.args if not a.is_Number]
+        return {w: sp.Add(*(p[w] for p in parts)) for w in wrt}
+    if expr.is_Symbol:
+        return {w: tangents.get(expr, {}).get(w, sp.S.Zero) for w in wrt}
+    result = {w: [] for w in wrt}
     for s in sorted(expr.free_symbols, key=sp.default_sort_key):
-        ds = tangents.get(s, {}).get(var, sp.S.Zero)
-        if ds != 0:
-            terms.append(no_delta(expr.diff(s)) * ds)
-    return sp.Add(*terms)
+        ds = tangents.get(s, {})
+        if not any(ds.get(w, 0) != 0 for w in wrt):
+            continue
+        partial = no_delta(expr.diff(s)).xreplace(named)
+        for w in wrt:
+            if ds.get(w, 0) != 0:
+                result[w].append(partial * ds[w])
+    return {w: sp.Add(*terms) for w, terms in result.items()}
 
 
 def _differentiate(variables, lets, targets, wrt):
     """One chain-rule pass: new intermediates and d target / d w for each w in wrt."""
     tangents = {v: {w: (sp.S.One if v == w else sp.S.Zero) for w in wrt} for v in variables}
     new_lets = list(lets)
+    # d tanh(u)/du is 1 - tanh(u)^2: point it back at the intermediate that holds tanh(u).
+    named = named_values(lets)
     for sym, expr in lets:
         tangents[sym] = {}
-        for w in wrt:
-            d = _total(expr, w, tangents)
+        for w, d in _tangents(expr, wrt, tangents, named).items():
             if d.is_Atom:
                 tangents[sym][w] = d
             else:
                 dsym = sp.Dummy(f"d{sym}_d{w}", real=True)
                 new_lets.append((dsym, d))
                 tangents[sym][w] = dsym
-    grads = [[_total(t, w, tangents) for w in wrt] for t in targets]
+    grads = []
+    for t in targets:
+        row = _tangents(t, wrt, tangents, named)
+        grads.append([row[w] for w in wrt])
     return new_lets, grads
 
 

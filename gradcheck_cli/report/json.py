@@ -32,7 +32,8 @@ def check_to_dict(check) -> dict:
         })
     return {
         "name": check.name, "source": check.source, "status": check.status, "ok": check.ok,
-        "xfail": check.xfail, "expression": check.expression, "variables": check.variables,
+        "xfail": check.xfail, "expression": check.expression, "let": check.lets,
+        "variables": check.variables,
         "wrt": check.wrt, "order": check.order, "points": check.npoints,
         "reference_points": check.reference_points, "methods": check.methods,
         "timings": {k: round(v, 6) for k, v in check.timings.items()},
