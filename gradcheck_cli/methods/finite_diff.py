@@ -149,7 +149,11 @@ def one_sided(st: Stencil, var: str):
     steady = np.abs(j_full - j_half) <= 0.1 * np.abs(j_half) + noise
     kind = np.full(f0.shape, SMOOTH)
     kind[jump & steady] = KINK
-    kind[(jump & ~steady) | unstable_r | unstable_l | ~np.isfinite(r_half + l_half)] = ROUGH
+    # A stencil point beyond a domain edge makes the stencil unusable -- unless f itself is
+    # not finite at the point: then float64 evaluation is broken and FD fails "non-finite".
+    off_edge = ~np.isfinite(r_half + l_half) & np.isfinite(f0)
+    kind[((jump & ~steady) | unstable_r | unstable_l) & np.isfinite(r_half + l_half)] = ROUGH
+    kind[off_edge] = ROUGH
     return kind, l_half, r_half
 
 
