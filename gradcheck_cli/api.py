@@ -17,7 +17,8 @@ from . import expr as exprs
 from .codegen import Program, evaluate
 from .compare import CheckResult, compare
 from .errors import GradcheckError
-from .methods import DEFAULT_METHODS, Derivatives, canonical, get_method
+from .methods import DEFAULT_METHODS, Derivatives, backends, canonical, get_method
+from .methods.backends import FRAMEWORKS
 from .problem import Problem, make_points, parse_key
 
 COMMAND_LINE = "<command line>"
@@ -55,15 +56,37 @@ def _listify(value) -> list[str] | None:
 
 
 def _tolerances(value, where: str) -> dict[str, float]:
+    """A tolerance (number: every method) or a mapping method -> number."""
     if value is None:
         return {}
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
-            name = "expect" if k == "expect" else ("*" if k == "*" else canonical(k))
-            out[name] = float(v)
+            key = str(k).replace(".", "·")
+            if key in ("expect", "*") or key.split("·")[0] in FRAMEWORKS:
+                out[key] = float(v)
+            else:
+                out[canonical(key)] = float(v)
         return out
     return {"*": float(value)}
+
+
+def _backends(merged: dict) -> tuple:
+    """Framework columns for a check: one per backend and mode.
+
+    Nothing is imported here; a framework loads when its column is computed.
+    """
+    spec = merged.get("backend")
+    if isinstance(spec, list):
+        spec = ",".join(spec)
+    frameworks = backends.resolve(spec)
+    device = str(merged.get("device") or "cpu")
+    backends.parse_device(device)
+    dtype = str(merged.get("dtype") or "float64")
+    if dtype not in backends.DTYPES:
+        raise GradcheckError(f"unsupported dtype {dtype!r}; choose float64 or float32")
+    return tuple(backends.Backend(f, m, device, dtype) for f in frameworks
+                 for m in backends.modes(merged.get("mode")))
 
 
 def build_problem(check: dict, *, source: str = COMMAND_LINE, defaults: dict | None = None,
@@ -160,6 +183,8 @@ def build_problem(check: dict, *, source: str = COMMAND_LINE, defaults: dict | N
         current = "methods"
         methods = tuple(canonical(m) for m in (_listify(merged.get("methods"))
                                                or DEFAULT_METHODS))
+        current = "backend"
+        backend_columns = _backends(merged)
         current = "rtol"
         rtol = _tolerances(merged.get("rtol"), "rtol")
         current = "atol"
@@ -167,11 +192,14 @@ def build_problem(check: dict, *, source: str = COMMAND_LINE, defaults: dict | N
     except GradcheckError as exc:
         raise exc.located(source=source, check=label, field=current) from None
     xfail = merged.get("xfail")
+    if isinstance(xfail, dict):  # expected to fail only in one dtype
+        applies = xfail.get("dtype") in (None, str(merged.get("dtype") or "float64"))
+        xfail = xfail["reason"] if applies else None
     return Problem(
         name=label, source=source,
         program=Program(tuple(variables), tuple(lets), tuple(outputs)),
         wrt=tuple(wrt), order=order, columns=columns, expect=expect,
-        rtol=rtol, atol=atol, methods=methods,
+        rtol=rtol, atol=atol, methods=methods, backends=backend_columns,
         xfail=(xfail if isinstance(xfail, str) else "expected to fail") if xfail else None,
         seed=seed)
 
@@ -256,6 +284,9 @@ def _run_problem(problem: Problem) -> CheckResult:
         with np.errstate(all="ignore"):
             outputs[name] = method.compute(problem)
         timings[name] = outputs[name].seconds
+    for backend in problem.backends:
+        outputs[backend.name] = backend.compute(problem)
+        timings[backend.name] = outputs[backend.name].seconds
     if problem.expect:
         outputs["expect"] = _expect(problem)
     start = time.perf_counter()
@@ -288,7 +319,8 @@ def check(*targets: str, **options) -> RunResult:
     inline_keys = {"at", "grid", "sample", "points", "expect", "name", "let"}
     inline = {k: v for k, v in options.items() if k in inline_keys}
     overrides = {k: v for k, v in options.items() if k not in inline_keys}
-    unknown = set(overrides) - {"order", "wrt", "rtol", "atol", "methods", "seed"}
+    unknown = set(overrides) - {"order", "wrt", "rtol", "atol", "methods", "seed", "backend",
+                                "device", "dtype", "mode"}
     if unknown:
         raise GradcheckError(f"unknown option {sorted(unknown)[0]!r}")
     return run(collect(list(targets), inline=inline, overrides=overrides))

@@ -112,6 +112,12 @@ def check_command(
     rtol: Optional[float] = typer.Option(None, "--rtol", help="Relative tolerance, all methods."),
     atol: Optional[float] = typer.Option(None, "--atol", help="Absolute tolerance, all methods."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for sampled points."),
+    backend: Optional[str] = typer.Option(
+        None, "--backend", "-b", help="Framework column(s): torch, tensorflow, jax, all or none "
+        "(default: the first installed of torch, jax, tensorflow)."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:N, gpu or auto."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="float64 (default) or float32."),
+    mode: Optional[str] = typer.Option(None, "--mode", help="rev (default), fwd or both."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json, markdown or junit."),
     json_file: Optional[Path] = typer.Option(None, "--json", help="Also write JSON here."),
     junit_file: Optional[Path] = typer.Option(None, "--junit", help="Also write JUnit XML here."),
@@ -127,7 +133,8 @@ def check_command(
                                  field="--format")
         inline = _inline(at, grid, sample, points, expect, name)
         overrides = {"order": order, "wrt": wrt, "methods": methods, "rtol": rtol,
-                     "atol": atol, "seed": seed}
+                     "atol": atol, "seed": seed, "backend": backend, "device": device,
+                     "dtype": dtype, "mode": mode}
         from . import api  # the library: SymPy and numpy load from here on
         from .report import reporter
         problems = api.collect(list(targets), inline=inline, overrides=overrides)

@@ -174,7 +174,8 @@ def _to_float(v) -> float:
 
 # ----- rounding-error scale ---------------------------------------------------
 
-def _scale_of(expr: sp.Expr, scales: dict, named: dict | None = None) -> sp.Expr:
+def _scale_of(expr: sp.Expr, scales: dict, named: dict | None = None,
+              inexact_inputs: bool = False) -> sp.Expr:
     """Linearized bound on the rounding error of ``expr``, in units of eps.
 
     E(leaf) = 0 for variables and exact numbers, |c| for floats and irrational
@@ -186,7 +187,9 @@ def _scale_of(expr: sp.Expr, scales: dict, named: dict | None = None) -> sp.Expr
     if expr in scales:
         return scales[expr]
     named = named or {}
-    if expr.is_Symbol or expr.is_Integer or expr.is_Rational:
+    if expr.is_Symbol and inexact_inputs:
+        result = sp.Abs(expr)  # the input itself was rounded (to float32)
+    elif expr.is_Symbol or expr.is_Integer or expr.is_Rational:
         result = sp.S.Zero
     elif expr.is_Number or expr.is_NumberSymbol:
         result = sp.Abs(expr)
@@ -195,7 +198,7 @@ def _scale_of(expr: sp.Expr, scales: dict, named: dict | None = None) -> sp.Expr
         result = sp.Abs(named.get(expr, expr).xreplace(named), evaluate=False)
         terms = [result]
         for i, arg in enumerate(expr.args):
-            sub = _scale_of(arg, scales, named)
+            sub = _scale_of(arg, scales, named, inexact_inputs)
             if sub != 0:
                 partial = _partial(expr, i).xreplace(named)
                 terms.append(sp.Abs(partial, evaluate=False) * sub if partial != 1 else sub)
@@ -228,12 +231,16 @@ def _partial(expr: sp.Expr, i: int) -> sp.Expr:
         return args[1] * args[0] ** (args[1] - 1)
     try:
         if isinstance(expr, sp.Function):
-            return _no_delta(expr.fdiff(i + 1))
-        d = sp.Dummy(real=True)
-        swapped = expr.func(*[d if j == i else a for j, a in enumerate(args)])
-        return _no_delta(swapped.diff(d).xreplace({d: args[i]}))
+            partial = _no_delta(expr.fdiff(i + 1))
+        else:
+            d = sp.Dummy(real=True)
+            swapped = expr.func(*[d if j == i else a for j, a in enumerate(args)])
+            partial = _no_delta(swapped.diff(d).xreplace({d: args[i]}))
     except (TypeError, ValueError, NotImplementedError, ArgumentIndexError):
         return sp.S.One
+    # An unevaluated derivative (of a piecewise node at its breakpoint) cannot be
+    # printed; 1 is a safe stand-in for the size of a slope there.
+    return sp.S.One if partial.has(sp.Derivative) else partial
 
 
 def _no_delta(expr: sp.Expr) -> sp.Expr:
@@ -243,28 +250,29 @@ def _no_delta(expr: sp.Expr) -> sp.Expr:
     return expr
 
 
-def error_scale_program(program: Program) -> Program:
+def error_scale_program(program: Program, inexact_inputs: bool = False) -> Program:
     """A program computing E(output) for each output (see :func:`_scale_of`).
 
     Intermediates keep their own scale symbols, so the cost stays linear in the
     program's size.
     """
-    if "scale" in program._cache:
-        return program._cache["scale"]
+    key = ("scale", inexact_inputs)
+    if key in program._cache:
+        return program._cache[key]
     scales: dict = {}
     lets = list(program.lets)
     named = named_values(program.lets)
     for sym, expr in program.lets:
-        s = _scale_of(expr, scales, named)
+        s = _scale_of(expr, scales, named, inexact_inputs)
         if s.is_Symbol or s.is_Number:
             scales[sym] = s
         else:
             scale_sym = sp.Dummy(f"E_{sym}", nonnegative=True)
             lets.append((scale_sym, s))
             scales[sym] = scale_sym
-    outputs = tuple(_scale_of(out, scales, named) for out in program.outputs)
-    program._cache["scale"] = Program(program.variables, tuple(lets), outputs)
-    return program._cache["scale"]
+    outputs = tuple(_scale_of(out, scales, named, inexact_inputs) for out in program.outputs)
+    program._cache[key] = Program(program.variables, tuple(lets), outputs)
+    return program._cache[key]
 
 
 no_delta = _no_delta

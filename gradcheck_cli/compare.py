@@ -19,6 +19,7 @@ derivatives is accepted (a subgradient).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,25 +32,34 @@ EPS = float(np.finfo(np.float64).eps)
 ROUNDING_ULPS = 32
 FD_SAFETY = 2.0
 
-# Default tolerances per method, float64. "*" is the fallback for any other column.
+# Default tolerances of the built-in methods (float64).
 TOLERANCES: dict[str, dict[str, float]] = {
     "symbolic": {"rtol": 1e-12, "atol": 0.0},
     "reverse": {"rtol": 1e-12, "atol": 0.0},
     "fd": {"rtol": 0.0, "atol": 0.0},
     "expect": {"rtol": 1e-9, "atol": 0.0},
-    "*": {"rtol": 1e-12, "atol": 0.0},
 }
+# Default tolerances of framework columns, by the dtype they computed in.
+DTYPE_TOLERANCES: dict[str, dict[str, float]] = {
+    "float64": {"rtol": 1e-12, "atol": 0.0},
+    "float32": {"rtol": 1e-5, "atol": 0.0},
+}
+# Unit roundoff per dtype: multiplies the rounding-error scale E.
+DTYPE_EPS: dict[str, float] = {"float64": EPS, "float32": float(np.finfo(np.float32).eps)}
 
 
-def tolerance(method: str, problem) -> tuple[float, float]:
-    """(rtol, atol) for a method: the defaults merged with the user's overrides.
+def tolerance(method: str, problem, dtype: str = "float64") -> tuple[float, float]:
+    """(rtol, atol) for a column: the defaults merged with the user's overrides.
 
-    User overrides are keyed by method name, or ``"*"`` for every method.
+    Overrides are looked up by the column's name (``torch·rev``), its framework
+    (``torch``), then ``"*"`` (every method).
     """
-    base = TOLERANCES.get(method, TOLERANCES["*"])
-    rtol = problem.rtol.get(method, problem.rtol.get("*", base["rtol"]))
-    atol = problem.atol.get(method, problem.atol.get("*", base["atol"]))
-    return float(rtol), float(atol)
+    base = TOLERANCES.get(method) or DTYPE_TOLERANCES[dtype]
+    keys = (method, method.split("·")[0], "*")
+
+    def pick(overrides, field):
+        return next((overrides[k] for k in keys if k in overrides), base[field])
+    return float(pick(problem.rtol, "rtol")), float(pick(problem.atol, "atol"))
 
 
 @dataclass
@@ -198,18 +208,12 @@ def compare(problem, outputs: dict, timings: dict[str, float]) -> CheckResult:
                            if "symbolic" in outputs else None)
     dprog, dkeys = derivative_program(problem)
     with np.errstate(all="ignore"):
-        scale = np.abs(evaluate(error_scale_program(dprog), problem.column_list(), n))
         classes = _classify(problem, keys)
-    # The derivative's own rounding scale, plus its parent's (f for first derivatives)
-    # over the step's length scale: a derivative that SymPy simplified to an exact 0
-    # (sin^2 + cos^2) is still computed by other methods from terms of that size.
-    f_scale = np.abs(evaluate(error_scale_program(problem.program), problem.column_list(), n))
-    parent_scale = {(i, ()): f_scale[i] for i in range(problem.n_outputs)}
-    parent_scale.update({k: scale[i] for i, k in enumerate(dkeys)})
-    scale_of = dict(parent_scale)
-    for k in dkeys:  # keys come in increasing order, so the parent is done first
-        scale_of[k] = parent_scale[k] + scale_of[(k[0], k[1][:-1])] / \
-            np.maximum(1.0, np.abs(problem.columns[k[1][-1]]))
+    scale_of = _scales(problem, dprog, dkeys, False)
+
+    @functools.lru_cache(maxsize=None)
+    def inexact_scale():  # for lower precision: the inputs themselves are rounded
+        return _scales(problem, dprog, dkeys, True)
     notes = []
     rows = []
     outside = np.zeros(n, dtype=bool)
@@ -241,8 +245,10 @@ def compare(problem, outputs: dict, timings: dict[str, float]) -> CheckResult:
                 use &= ~rough
             if key in d.skip:
                 use &= ~d.skip[key]
-            verdicts[name] = _verdict(problem, name, d, key, r, scale_of[key], use, kink,
-                                      lower, upper)
+            dtype = d.info.get("dtype", "float64")
+            scale = scale_of[key] if dtype == "float64" else inexact_scale()[key]
+            verdicts[name] = _verdict(problem, name, d, key, r, scale, use, kink,
+                                      lower, upper, dtype)
         finite = r[np.isfinite(r)]
         rows.append(Row(key, problem.label(key),
                         float(finite.min()) if finite.size else None,
@@ -276,6 +282,26 @@ def compare(problem, outputs: dict, timings: dict[str, float]) -> CheckResult:
         reference_points=int(exact.sum()), xfail=problem.xfail, points=dict(points))
 
 
+def _scales(problem, dprog, dkeys, inexact: bool) -> dict:
+    """The rounding-error scale E of every derivative, in units of eps.
+
+    The derivative's own scale, plus its parent's (f for first derivatives) over
+    the variable's length scale: a derivative that SymPy simplified to an exact 0
+    (sin^2 + cos^2) is still computed by other methods from terms of that size.
+    """
+    cols, n = problem.column_list(), problem.npoints
+    with np.errstate(all="ignore"):
+        scale = np.abs(evaluate(error_scale_program(dprog, inexact), cols, n))
+        f_scale = np.abs(evaluate(error_scale_program(problem.program, inexact), cols, n))
+    own = {(i, ()): f_scale[i] for i in range(problem.n_outputs)}
+    own.update({k: scale[i] for i, k in enumerate(dkeys)})
+    result = dict(own)
+    for k in dkeys:  # keys come in increasing order, so the parent is done first
+        result[k] = own[k] + result[(k[0], k[1][:-1])] / \
+            np.maximum(1.0, np.abs(problem.columns[k[1][-1]]))
+    return result
+
+
 def fdm_max_exact() -> int:
     from .methods.symbolic import REFERENCE_MAX_POINTS
     return REFERENCE_MAX_POINTS
@@ -286,10 +312,11 @@ def _example(points: dict, mask: np.ndarray) -> str:
     return ", ".join(f"{k}={_fmt(float(v[i]))}" for k, v in points.items())
 
 
-def _verdict(problem, name, d, key, ref, scale, use, kink, lower, upper) -> Verdict:
+def _verdict(problem, name, d, key, ref, scale, use, kink, lower, upper,
+             dtype="float64") -> Verdict:
     value = d.values[key]
-    rtol, atol = tolerance(name, problem)
-    tol = atol + rtol * np.abs(ref) + ROUNDING_ULPS * EPS * scale
+    rtol, atol = tolerance(name, problem, dtype)
+    tol = atol + rtol * np.abs(ref) + ROUNDING_ULPS * DTYPE_EPS[dtype] * scale
     if name == "fd" and key in d.errors:
         tol = tol + FD_SAFETY * d.errors[key]
     # At a kink, distance to the subgradient interval [lower, upper] replaces |value - ref|.
@@ -308,7 +335,7 @@ def _verdict(problem, name, d, key, ref, scale, use, kink, lower, upper) -> Verd
     if compared == 0:
         return Verdict(name, "n/a", reason="no point to compare")
     worst = int(np.argmax(ratio))
-    near_zero = np.abs(ref) <= atol + ROUNDING_ULPS * EPS * scale
+    near_zero = np.abs(ref) <= atol + ROUNDING_ULPS * DTYPE_EPS[dtype] * scale
     with np.errstate(all="ignore"):
         rel = np.where(near_zero, dist, dist / np.abs(ref))
     rel = np.where(use & np.isfinite(rel), rel, -1.0)

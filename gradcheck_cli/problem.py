@@ -50,6 +50,7 @@ class Problem:
     rtol: dict[str, float] = field(default_factory=dict)
     atol: dict[str, float] = field(default_factory=dict)
     methods: tuple[str, ...] = ("symbolic", "fd", "reverse")
+    backends: tuple = ()  # Backend method instances (framework columns)
     xfail: str | None = None
     seed: int = 0
     options: dict = field(default_factory=dict)

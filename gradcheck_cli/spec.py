@@ -32,10 +32,22 @@ class _Common(BaseModel):
     points: conint(ge=1) | None = None
     methods: list[str] | str | None = None
     wrt: list[str] | str | None = None
+    backend: list[str] | str | None = None
+    device: str | None = None
+    dtype: str | None = None
+    mode: str | None = None
 
 
 class Defaults(_Common):
     """``defaults:`` -- applies to every check of the file."""
+
+
+class XFail(BaseModel):
+    """``xfail: {reason: ..., dtype: float32}``: expected to fail only in that dtype."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str
+    dtype: str | None = None
 
 
 class CheckSpec(_Common):
@@ -49,7 +61,7 @@ class CheckSpec(_Common):
     grid: dict[str, tuple[float, float, int]] | None = None
     sample: dict[str, tuple[float, float]] | None = None
     expect: dict[str, Scalar | list[Scalar]] | None = None
-    xfail: str | bool | None = None
+    xfail: str | bool | XFail | None = None
 
 
 class SpecFile(BaseModel):

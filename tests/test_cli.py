@@ -62,7 +62,7 @@ def test_bad_input_exits_2_with_one_line(args, fragment):
 
 
 def test_json_format_is_complete():
-    r = invoke("x*y", "--at", "x=2,y=3", "--order", "2", "--format", "json")
+    r = invoke("x*y", "--at", "x=2,y=3", "--order", "2", "--format", "json", "--backend", "none")
     assert r.exit_code == 0
     data = json.loads(r.output)
     check = data["checks"][0]
@@ -121,7 +121,7 @@ def test_help_and_import_are_light():
 
 
 def test_check_without_backend_imports_no_framework():
-    code = "import gradcheck_cli\ngradcheck_cli.check('sin(x)', at={'x': 1})"
+    code = "import gradcheck_cli\ngradcheck_cli.check('sin(x)', at={'x': 1}, backend='none')"
     assert _imports_after(code) == ["numpy", "sympy"]
 
 

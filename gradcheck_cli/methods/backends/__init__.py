@@ -1,0 +1,192 @@
+"""Framework backends: PyTorch, TensorFlow, JAX, as lazily imported adapters.
+
+Each adapter module (``torch.py``, ``tensorflow.py``, ``jax.py``) imports its
+framework inside itself, and only when a backend is asked for; nothing here
+imports one. An adapter supplies a translation table from SymPy heads to the
+framework's ops, tensor conversion, the device and dtype checks, and two
+differentiation primitives over an elementwise function of the points:
+
+* ``grad(fn, i)``: reverse mode -- d/dx_i of sum(fn), which for independent
+  points is each point's own derivative;
+* ``jvp(fn, i)``: forward mode -- the directional derivative along x_i.
+
+Both return functions of the same inputs, so they compose: second and higher
+derivatives are the framework differentiating its own derivative (reverse over
+reverse, forward over forward), exactly as users nest them.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.util
+import operator
+import time
+
+import numpy as np
+import sympy as sp
+
+from ...errors import GradcheckError
+from .. import Derivatives, Method, broadcast
+
+# framework -> (adapter module, the module whose presence means it is installed)
+FRAMEWORKS: dict[str, tuple[str, str]] = {
+    "torch": (".torch", "torch"),
+    "jax": (".jax", "jax"),
+    "tensorflow": (".tensorflow", "tensorflow"),
+}
+PREFERENCE = ("torch", "jax", "tensorflow")
+ALIASES = {"tf": "tensorflow", "pytorch": "torch"}
+MODES = ("rev", "fwd")
+DTYPES = ("float64", "float32")
+DEVICES_HELP = "cpu, cuda, cuda:N, gpu or auto"
+
+
+def is_installed(framework: str) -> bool:
+    """Whether a framework can be imported, without importing it."""
+    return importlib.util.find_spec(FRAMEWORKS[framework][1]) is not None
+
+
+def resolve(spec: str | None) -> list[str]:
+    """Frameworks for a ``--backend`` value.
+
+    ``None`` means the first installed of torch, jax, tensorflow (none if none is);
+    ``none`` means no backend; ``all`` every installed one; else a comma list.
+
+    Raises:
+        GradcheckError: an unknown or not installed framework.
+    """
+    if spec is None or spec == "default":
+        return [f for f in PREFERENCE if is_installed(f)][:1]
+    names = [ALIASES.get(s.strip().lower(), s.strip().lower())
+             for s in str(spec).split(",") if s.strip()]
+    if names == ["none"]:
+        return []
+    if names == ["all"]:
+        return [f for f in PREFERENCE if is_installed(f)]
+    for name in names:
+        if name not in FRAMEWORKS:
+            raise GradcheckError(f"unknown backend {name!r}; choose from torch, tensorflow, "
+                                 "jax, all or none")
+        if not is_installed(name):
+            raise GradcheckError(f"backend {name!r} is not installed: "
+                                 f"pip install 'gradcheck-cli[{name}]'")
+    return list(dict.fromkeys(names))
+
+
+def modes(spec: str | None) -> list[str]:
+    spec = (spec or "rev").lower()
+    if spec == "both":
+        return list(MODES)
+    if spec not in MODES:
+        raise GradcheckError(f"unknown mode {spec!r}; choose rev, fwd or both")
+    return [spec]
+
+
+@functools.lru_cache(maxsize=None)
+def adapter(framework: str, device: str, dtype: str):
+    """The adapter for a framework on a device and dtype (imports the framework)."""
+    if dtype not in DTYPES:
+        raise GradcheckError(f"unsupported dtype {dtype!r}; choose float64 or float32")
+    module = importlib.import_module(FRAMEWORKS[framework][0], __package__)
+    return module.Adapter(device, dtype)
+
+
+def parse_device(device: str | None) -> tuple[str, int | None]:
+    """'cuda:1' -> ('gpu', 1); 'cpu' -> ('cpu', None); 'auto' -> ('auto', None)."""
+    text = (device or "cpu").strip().lower()
+    if text in ("cpu", "auto"):
+        return text, None
+    kind, _, index = text.partition(":")
+    if kind in ("cuda", "gpu") and (not index or index.isdigit()):
+        return "gpu", int(index) if index else None
+    raise GradcheckError(f"unknown device {device!r}; use {DEVICES_HELP}")
+
+
+def translate(program, ad):
+    """A function of the variables' tensors evaluating a program's outputs with ``ad``'s ops."""
+    table = ad.table
+
+    def fn(*inputs):
+        values = dict(zip(program.variables, inputs))
+
+        def node(expr):
+            if expr in values:
+                return values[expr]
+            if expr.is_Number or expr.is_NumberSymbol:
+                result = ad.constant(float(expr))
+            elif isinstance(expr, sp.Pow):
+                result = _power(node(expr.args[0]), expr.args[1], node, table)
+            else:
+                op = table.get(expr.func)
+                if op is None:
+                    raise GradcheckError(f"the {ad.name} backend has no translation for "
+                                         f"{expr.func.__name__}")
+                result = op(*[node(a) for a in expr.args])
+            values[expr] = result
+            return result
+
+        for sym, expr in program.lets:
+            for sub in sp.postorder_traversal(expr):  # children first: no deep recursion
+                node(sub)
+            values[sym] = node(expr)
+        return [node(out) for out in program.outputs]
+    return fn
+
+
+def _power(base, exponent, node, table):
+    if exponent.is_Integer:
+        return base ** int(exponent)
+    if exponent == sp.S.Half:
+        return table["sqrt"](base)
+    if exponent == -sp.S.Half:
+        return 1.0 / table["sqrt"](base)
+    return base ** node(exponent)
+
+
+def arithmetic() -> dict:
+    """Table entries shared by every framework: n-ary sums and products."""
+    return {sp.Add: lambda *a: functools.reduce(operator.add, a),
+            sp.Mul: lambda *a: functools.reduce(operator.mul, a)}
+
+
+class Backend(Method):
+    """A framework differentiating the function with its own machinery."""
+
+    def __init__(self, framework: str, mode: str = "rev", device: str = "cpu",
+                 dtype: str = "float64"):
+        self.framework, self.mode, self.device, self.dtype = framework, mode, device, dtype
+        self.name = f"{framework}·{mode}"
+        self.label = self.name
+
+    def compute(self, problem) -> Derivatives:
+        ad = adapter(self.framework, self.device, self.dtype)
+        start = time.perf_counter()
+        program = problem.program
+        names = problem.variable_names
+        inputs = [ad.tensor(problem.columns[n]) for n in names]
+        differentiate = ad.grad if self.mode == "rev" else ad.jvp
+        values = {}
+        with ad.context():
+            full = translate(program, ad)
+            for out in range(problem.n_outputs):
+                level = {(): (lambda *xs, o=out: full(*xs)[o])}
+                for _ in range(problem.order):
+                    nxt = {}
+                    for idx, fn in level.items():
+                        first = problem.wrt.index(idx[-1]) if idx else 0
+                        for w in problem.wrt[first:]:
+                            nxt[idx + (w,)] = differentiate(fn, names.index(w))
+                    level = nxt
+                    for idx, fn in level.items():
+                        values[(out, idx)] = fn
+            results = {k: broadcast(ad.to_numpy(fn(*inputs)), problem.npoints)
+                       for k, fn in values.items()}
+        seconds = time.perf_counter() - start
+        return Derivatives(values=results, seconds=seconds,
+                           info={"framework": self.framework, "version": ad.version,
+                                 "device": ad.device_name, "dtype": self.dtype,
+                                 "mode": self.mode})
+
+
+__all__ = ["Backend", "resolve", "modes", "adapter", "is_installed", "translate"]

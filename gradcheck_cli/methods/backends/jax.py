@@ -1,0 +1,93 @@
+"""JAX: jax.grad (reverse) and jax.jvp (forward), composed for higher orders.
+
+float64 needs ``jax_enable_x64``; this adapter turns it on when asked for float64.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import sympy as sp  # noqa: E402
+from jax.scipy.special import erf  # noqa: E402
+from sympy.codegen.cfunctions import expm1, log1p, log2, log10  # noqa: E402
+
+from ...errors import GradcheckError  # noqa: E402
+from ...functions import cbrt, relu, sigmoid, softplus  # noqa: E402
+from . import arithmetic, parse_device  # noqa: E402
+
+
+def _reduce(op):
+    def fold(*args):
+        result = args[0]
+        for a in args[1:]:
+            result = op(result, a)
+        return result
+    return fold
+
+
+TABLE = {
+    **arithmetic(),
+    sp.exp: jnp.exp, sp.log: jnp.log, log1p: jnp.log1p, expm1: jnp.expm1,
+    log2: jnp.log2, log10: jnp.log10, "sqrt": jnp.sqrt,
+    sp.sin: jnp.sin, sp.cos: jnp.cos, sp.tan: jnp.tan, sp.asin: jnp.arcsin,
+    sp.acos: jnp.arccos, sp.atan: jnp.arctan, sp.atan2: jnp.arctan2,
+    sp.sinh: jnp.sinh, sp.cosh: jnp.cosh, sp.tanh: jnp.tanh, sp.asinh: jnp.arcsinh,
+    sp.acosh: jnp.arccosh, sp.atanh: jnp.arctanh, cbrt: jnp.cbrt,
+    sp.erf: erf, sigmoid: jax.nn.sigmoid, softplus: jax.nn.softplus, relu: jax.nn.relu,
+    sp.Abs: jnp.abs, sp.sign: jnp.sign,
+    sp.Max: _reduce(jnp.maximum), sp.Min: _reduce(jnp.minimum),
+}
+
+
+class Adapter:
+    name = "jax"
+    table = TABLE
+
+    def __init__(self, device: str, dtype: str):
+        if dtype == "float64":
+            jax.config.update("jax_enable_x64", True)
+        self.version = jax.__version__
+        self.dtype = jnp.float64 if dtype == "float64" else jnp.float32
+        kind, index = parse_device(device)
+        try:
+            gpus = jax.devices("gpu")
+        except RuntimeError:
+            gpus = []
+        if kind == "gpu" and not gpus:
+            raise GradcheckError(f"jax: no GPU for --device {device}: jax.devices('gpu') "
+                                 f"found none (devices: {', '.join(map(str, jax.devices()))})")
+        if kind == "gpu" and index is not None and index >= len(gpus):
+            raise GradcheckError(f"jax: no GPU {index}; jax.devices('gpu') has {len(gpus)}")
+        if kind == "gpu" or (kind == "auto" and gpus):
+            self.device = gpus[index or 0]
+        else:
+            self.device = jax.devices("cpu")[0]
+        self.device_name = f"{self.device.platform}:{self.device.id} ({self.device.device_kind})"
+
+    def context(self):
+        return contextlib.nullcontext()
+
+    def tensor(self, values):
+        return jax.device_put(jnp.asarray(values, dtype=self.dtype), self.device)
+
+    def constant(self, value: float):
+        return jnp.asarray(value, dtype=self.dtype)
+
+    def to_numpy(self, t):
+        import numpy as np
+        return np.asarray(t, dtype=np.float64)
+
+    def grad(self, fn, i):
+        return jax.grad(lambda *xs: jnp.sum(fn(*xs)), argnums=i)
+
+    def jvp(self, fn, i):
+        def directional(*xs):
+            tangents = tuple(jnp.ones_like(x) if j == i else jnp.zeros_like(x)
+                             for j, x in enumerate(xs))
+            return jax.jvp(fn, xs, tangents)[1]
+        return directional

@@ -1,0 +1,167 @@
+"""Framework backends: parametrized over the installed frameworks, skipped when one is missing."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gradcheck_cli.api import load_spec, run_problem
+from gradcheck_cli.cli import app
+from gradcheck_cli.errors import GradcheckError
+from gradcheck_cli.methods import backends
+
+ROOT = Path(__file__).resolve().parents[1]
+FRAMEWORKS = [pytest.param(f, marks=pytest.mark.skipif(not backends.is_installed(f),
+                                                        reason=f"{f} is not installed"))
+              for f in ("torch", "jax", "tensorflow")]
+
+
+def has_gpu(framework):
+    if not backends.is_installed(framework):
+        return False
+    try:
+        backends.adapter(framework, "cuda", "float64")
+        return True
+    except GradcheckError:
+        return False
+
+
+# One line per function of the expression table: (expression, x range, order).
+CASES = [
+    ("sin(x)", (-3, 3), 2), ("cos(x)", (-3, 3), 2), ("tan(x)", (-1.2, 1.2), 2),
+    ("asin(x)", (-0.9, 0.9), 2), ("acos(x)", (-0.9, 0.9), 2), ("atan(x)", (-4, 4), 2),
+    ("atan2(y, x)", (0.5, 2), 2), ("sinh(x)", (-3, 3), 2), ("cosh(x)", (-3, 3), 2),
+    ("tanh(x)", (-3, 3), 2), ("asinh(x)", (-5, 5), 2), ("acosh(x)", (1.5, 5), 2),
+    ("atanh(x)", (-0.9, 0.9), 2), ("exp(x)", (-3, 3), 2), ("log(x)", (0.2, 5), 2),
+    ("log(x, 3)", (0.2, 5), 2), ("log2(x)", (0.2, 5), 2), ("log10(x)", (0.2, 5), 2),
+    ("log1p(x)", (-0.5, 3), 2), ("expm1(x)", (-3, 3), 2), ("sqrt(x)", (0.2, 4), 2),
+    ("cbrt(x)", (0.5, 8), 2), ("cbrt(x)", (-8, -0.5), 2), ("abs(x)", (-2, 2), 2),
+    ("sign(x)*x", (-2, 2), 2), ("sigmoid(x)", (-6, 6), 2), ("softplus(x)", (-6, 6), 2),
+    ("relu(x)", (-2, 2), 2), ("max(x, y)", (-1, 1), 2), ("min(x, y)", (-1, 1), 2),
+    ("erf(x)", (-2, 2), 2), ("x**y", (0.5, 2), 2), ("exp(sin(x**2))", (-2, 2), 2),
+]
+
+
+def check(expr, bounds, order, **options):
+    from conftest import run_one
+    grid = {"x": [bounds[0], bounds[1], 9]}
+    if "y" in expr:
+        grid["y"] = [bounds[0], bounds[1], 5]
+    return run_one(expr, grid=grid, order=order, **options)
+
+
+def failures(result):
+    return [(r.label, v.method, v.reason, v.value, v.reference) for r in result.rows
+            for v in r.verdicts.values() if v.status == "fail"]
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("expr, bounds, order", CASES, ids=[c[0] for c in CASES])
+def test_every_function_first_and_second_order(framework, dtype, expr, bounds, order):
+    result = check(expr, bounds, order, backend=framework, dtype=dtype, mode="both")
+    assert result.status == "pass", failures(result)
+    columns = {f"{framework}·rev", f"{framework}·fwd"}
+    assert columns <= set(result.methods)
+    for row in result.rows:
+        for c in columns:
+            assert row.verdicts[c].compared > 0
+
+
+def test_table_covers_every_function():
+    from gradcheck_cli.functions import FUNCTIONS
+    used = " ".join(c[0] for c in CASES)
+    assert [f for f in FUNCTIONS if f + "(" not in used and f != "ln"] == []
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_a_wrong_framework_value_is_caught(framework, monkeypatch):
+    # Break the framework's sin: its derivative no longer matches the reference.
+    ad = backends.adapter(framework, "cpu", "float64")
+    import sympy as sp
+    good = ad.table[sp.sin]
+    monkeypatch.setitem(ad.table, sp.sin, lambda x: good(x) * 1.01)
+    result = check("sin(x)", (0.5, 1), 1, backend=framework)
+    assert result.rows[0].verdicts[f"{framework}·rev"].status == "fail"
+    assert result.rows[0].verdicts["reverse"].status == "pass"
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_every_spec_passes(framework, dtype):
+    for path in sorted((ROOT / "specs").rglob("*.yaml")):
+        for problem in load_spec(path, {"backend": framework, "dtype": dtype}):
+            result = run_problem(problem)
+            assert result.ok, (path.name, problem.name, failures(result))
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_report_records_version_device_dtype(framework):
+    result = check("sin(x)", (0, 1), 1, backend=framework, dtype="float32")
+    info = result.method_info[f"{framework}·rev"]
+    assert info["dtype"] == "float32" and info["version"] and "cpu" in info["device"].lower()
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_missing_gpu_is_a_clear_error(framework):
+    if has_gpu(framework):
+        pytest.skip("a GPU is present")
+    r = CliRunner().invoke(app, ["sin(x)", "--at", "x=1", "--backend", framework,
+                                 "--device", "cuda"])
+    assert r.exit_code == 2
+    assert framework in r.output and "Traceback" not in r.output
+
+
+def test_missing_framework_names_the_fix(monkeypatch):
+    monkeypatch.setattr(backends, "is_installed", lambda f: False)
+    with pytest.raises(GradcheckError, match=r"pip install 'gradcheck-cli\[jax\]'"):
+        backends.resolve("jax")
+    assert backends.resolve(None) == []
+
+
+def test_bad_backend_options():
+    runner = CliRunner()
+    for args, fragment in ((["--backend", "mxnet"], "unknown backend"),
+                           (["--device", "tpu"], "unknown device"),
+                           (["--dtype", "float8"], "unsupported dtype"),
+                           (["--mode", "sideways"], "unknown mode")):
+        r = runner.invoke(app, ["sin(x)", "--at", "x=1", *args])
+        assert r.exit_code == 2 and fragment in r.output
+
+
+def _run(*args):
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.run([sys.executable, "-m", "gradcheck_cli", *args], capture_output=True,
+                          text=True, cwd=ROOT, env=env)
+
+
+@pytest.mark.skipif(not backends.is_installed("tensorflow"), reason="tensorflow is not installed")
+def test_tensorflow_log_lines_stay_out_of_our_output():
+    out = _run("sin(x)", "--at", "x=1", "--backend", "tensorflow")
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.strip() == ""
+    assert "tensorflow·rev" in out.stdout
+
+
+@pytest.mark.skipif(not backends.is_installed("jax"), reason="jax is not installed")
+def test_only_the_chosen_framework_is_imported():
+    code = ("import sys, gradcheck_cli\ngradcheck_cli.check('sin(x)', at={'x': 1}, "
+            "backend='jax')\nprint(sorted(m for m in ('torch', 'tensorflow', 'jax') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.stdout.strip().splitlines()[-1] == "['jax']"
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_gpu(framework):
+    if not has_gpu(framework):
+        pytest.skip(f"no GPU visible to {framework}")
+    for dtype in ("float64", "float32"):
+        result = check("exp(sin(x**2))*tanh(x)", (-2, 2), 2, backend=framework,
+                       device="cuda", dtype=dtype, mode="both")
+        assert result.status == "pass", failures(result)
+        assert "cpu" not in result.method_info[f"{framework}·rev"]["device"].lower()
