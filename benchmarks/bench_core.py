@@ -7,7 +7,6 @@ Each timing runs in a fresh subprocess where start-up matters.
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
 import time

@@ -24,7 +24,6 @@ from sympy.core.function import ArgumentIndexError
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import MpmathPrinter
 
-from .functions import cbrt, relu, sigmoid, softplus
 
 
 @dataclass(frozen=True)

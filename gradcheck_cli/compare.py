@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .codegen import Program, error_scale_program, evaluate
+from .codegen import Program
 from .methods import finite_diff as fdm
 from .methods.symbolic import REFERENCE_DPS, derivative_program, reference
 
@@ -289,10 +289,8 @@ def _scales(problem, dprog, dkeys, inexact: bool) -> dict:
     the variable's length scale: a derivative that SymPy simplified to an exact 0
     (sin^2 + cos^2) is still computed by other methods from terms of that size.
     """
-    cols, n = problem.column_list(), problem.npoints
-    with np.errstate(all="ignore"):
-        scale = np.abs(evaluate(error_scale_program(dprog, inexact), cols, n))
-        f_scale = np.abs(evaluate(error_scale_program(problem.program, inexact), cols, n))
+    scale = fdm.scale_values(problem, dprog, inexact)
+    f_scale = fdm.scale_values(problem, problem.program, inexact)
     own = {(i, ()): f_scale[i] for i in range(problem.n_outputs)}
     own.update({k: scale[i] for i, k in enumerate(dkeys)})
     result = dict(own)

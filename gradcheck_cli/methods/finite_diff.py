@@ -38,6 +38,16 @@ def step(x: np.ndarray, order: int) -> np.ndarray:
     return np.exp2(np.floor(np.log2(target)))
 
 
+def scale_values(problem, program, inexact: bool = False) -> np.ndarray:
+    """|E| of each output of ``program`` at every point (see codegen.error_scale_program), cached."""
+    key = ("scale values", id(program), inexact)
+    if key not in problem.cache:
+        with np.errstate(all="ignore"):
+            problem.cache[key] = np.abs(evaluate(error_scale_program(program, inexact),
+                                                 problem.column_list(), problem.npoints))
+    return problem.cache[key]
+
+
 class Stencil:
     """Evaluations of a program at points shifted along one variable, cached.
 
@@ -66,11 +76,7 @@ class Stencil:
         stencil point along ``var`` (and ``other``) if larger: f may vanish at
         the point itself (exp(x) sin(xy) at x = 0) but not around it.
         """
-        if "scale" not in self._cache:
-            self._cache["scale"] = np.abs(evaluate(error_scale_program(self.program),
-                                                   self.problem.column_list(),
-                                                   self.problem.npoints))
-        scale = self._cache["scale"]
+        scale = scale_values(self.problem, self.program)
         for k in shifts:
             for s in (k, -k):
                 if other is None or other == var:

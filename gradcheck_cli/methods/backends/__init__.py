@@ -23,7 +23,6 @@ import importlib.util
 import operator
 import time
 
-import numpy as np
 import sympy as sp
 
 from ...errors import GradcheckError

@@ -1,0 +1,58 @@
+"""Backend benchmarks (issue 3). Run: python benchmarks/bench_backends.py
+
+10^6 grid points of exp(sin(x**2)): each framework column at order 1 and 2,
+timed after the framework is imported (a warm-up call on 10 points first), and
+the whole four-way check against the fastest single method on the same points.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from gradcheck_cli.api import build_problem, run_problem
+from gradcheck_cli.methods import backends
+
+N = 10**6
+
+
+def problem(order, backend="none", n=N):
+    return build_problem(dict(f="exp(sin(x**2))", grid={"x": [-3, 3, n]}, order=order,
+                              backend=backend))
+
+
+def main():
+    frameworks = [f for f in ("torch", "jax", "tensorflow") if backends.is_installed(f)]
+    rows = {}
+    for fw in frameworks:
+        t0 = time.perf_counter()
+        backends.adapter(fw, "cpu", "float64")
+        imported = time.perf_counter() - t0
+        for order in (1, 2):
+            for mode in ("rev", "fwd"):
+                col = backends.Backend(fw, mode)
+                col.compute(problem(order, n=10))  # warm-up
+                p = problem(order)
+                t0 = time.perf_counter()
+                col.compute(p)
+                rows[f"{fw}·{mode} order {order}"] = time.perf_counter() - t0
+        rows[f"{fw} import"] = imported
+    for name, seconds in rows.items():
+        print(f"{name:28s} {seconds:7.3f} s")
+    # the whole check: symbolic, fd, reverse, torch (default backend), reference, comparison
+    default = frameworks[0] if frameworks else "none"
+    p = problem(1, backend=default)
+    t0 = time.perf_counter()
+    result = run_problem(p)
+    total = time.perf_counter() - t0
+    singles = {k: v for k, v in result.timings.items() if k != "reference+compare"}
+    fastest = min(singles, key=singles.get)
+    print(json.dumps({"whole check (s)": round(total, 3), "status": result.status,
+                      "timings": {k: round(v, 3) for k, v in result.timings.items()},
+                      "fastest single method": fastest,
+                      "ratio to fastest": round(total / singles[fastest], 1)}))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
