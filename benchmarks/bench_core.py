@@ -1,5 +1,8 @@
 """Benchmarks for the core issue. Run: python benchmarks/bench_core.py
 
+The built-in methods only (--backend none): framework columns are measured by
+bench_backends.py.
+
 Prints one line per measurement; docs/benchmarks.md records the results.
 Each timing runs in a fresh subprocess where start-up matters.
 """
@@ -44,7 +47,8 @@ def grid_run(points: int, methods: str):
 import time, resource, json
 import gradcheck_cli
 from gradcheck_cli.api import build_problem, run_problem
-p = build_problem(dict(f="exp(sin(x**2))", grid={{"x": [-3, 3, {points}]}}, methods="{methods}"))
+p = build_problem(dict(f="exp(sin(x**2))", grid={{"x": [-3, 3, {points}]}}, methods="{methods}",
+                      backend="none"))
 t = time.perf_counter(); r = run_problem(p); dt = time.perf_counter() - t
 print(json.dumps({{"seconds": dt, "status": r.status, "timings": r.timings,
   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
@@ -59,7 +63,8 @@ def fd_vs_numdifftools(points: int = 10**6):
 
     from gradcheck_cli.api import build_problem
     from gradcheck_cli.methods.finite_diff import FiniteDifferences
-    p = build_problem(dict(f="exp(sin(x**2))", grid={"x": [-3, 3, points]}, methods="fd"))
+    p = build_problem(dict(f="exp(sin(x**2))", grid={"x": [-3, 3, points]}, methods="fd",
+                           backend="none"))
     x = p.columns["x"]
     exact = np.exp(np.sin(x**2)) * np.cos(x**2) * 2 * x
     t0 = time.perf_counter()
@@ -103,7 +108,7 @@ def network_expression(width: int = 12, layers: int = 3) -> str:
 def main():
     print("help:", f"{wall([sys.executable, '-m', 'gradcheck_cli', '--help']):.3f} s", help_imports())
     print("one-point check (whole process):",
-          f"{wall([sys.executable, '-m', 'gradcheck_cli', 'exp(sin(x**2))', '--at', 'x=2']):.3f} s")
+          f"{wall([sys.executable, '-m', 'gradcheck_cli', 'exp(sin(x**2))', '--at', 'x=2', '--backend', 'none']):.3f} s")
     for n in (10**5, 10**6):
         r = grid_run(n, "symbolic,fd,reverse")
         print(f"grid {n} points, three methods:", json.dumps(r))
@@ -111,7 +116,8 @@ def main():
     text, ops = network_expression()
     path = Path("/tmp/gradcheck_bench_network.yaml")
     path.write_text(text)
-    t = wall([sys.executable, "-m", "gradcheck_cli", str(path), "--quiet"], repeat=1)
+    t = wall([sys.executable, "-m", "gradcheck_cli", str(path), "--quiet", "--backend", "none"],
+             repeat=1)
     print(f"tanh network (~{ops} operations, 100 points, order 1, whole process): {t:.2f} s")
 
 

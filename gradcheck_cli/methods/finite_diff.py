@@ -16,8 +16,10 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import sympy as sp
 
 from ..codegen import error_scale_program, evaluate
+from ..functions import relu
 from . import Derivatives, Method
 
 EPS = float(np.finfo(np.float64).eps)
@@ -118,6 +120,23 @@ def second(st: Stencil, a: str, b: str):
     return value, np.abs(value - small) + EPS * st.scale(a, (0.5, 1), b) * weights
 
 
+PIECEWISE = (sp.Abs, sp.sign, sp.Heaviside, sp.Max, sp.Min, relu)
+
+
+def is_smooth(program) -> bool:
+    """No piecewise node (abs, sign, relu, max, min): smooth wherever it is defined."""
+    exprs = [e for _, e in program.lets] + list(program.outputs)
+    return not any(e.has(*PIECEWISE) for e in exprs)
+
+
+def edges_only(st: Stencil, var: str):
+    """The analysis for a smooth f: only stencils that leave the domain are rough."""
+    f0 = st.at({})
+    stencil = st.at({var: 0.5}) + st.at({var: -0.5}) + st.at({var: 1}) + st.at({var: -1})
+    kind = np.where(~np.isfinite(stencil) & np.isfinite(f0), ROUGH, SMOOTH)
+    return kind, f0, f0
+
+
 def one_sided(st: Stencil, var: str):
     """Classify each point along ``var`` as smooth, a kink, or rough, from one-sided differences.
 
@@ -186,9 +205,15 @@ class FiniteDifferences(Method):
                     value, error = first(st1, idx[0])
                 else:
                     value, error = second(st2, *idx)
+                # A stencil reaching past a domain edge (log(x - 1) just above 1) says
+                # nothing about the derivative: skip those points, unless f itself is not
+                # finite there -- then float64 evaluation is broken and FD fails "non-finite".
+                f0 = st1.at({})
+                off_edge = ~np.isfinite(value) & np.isfinite(f0)
                 for o in range(problem.n_outputs):
                     result.values[(o, idx)] = value[o]
                     result.errors[(o, idx)] = error[o]
+                    result.skip[(o, idx)] = off_edge[o]
         problem.cache["stencil1"] = st1
         result.seconds = time.perf_counter() - start
         return result
