@@ -69,3 +69,14 @@ def summary(run) -> str:
 def method_title(name: str) -> str:
     return {"fd": "finite diff", "symbolic": "symbolic", "reverse": "reverse",
             "expect": "expect"}.get(name, name)
+
+
+def framework_notes(check) -> list[str]:
+    """'torch·rev: torch 2.13.0 on cpu, float64, 21.3 ms' for each framework column."""
+    notes = []
+    for name, info in check.method_info.items():
+        if "framework" in info:
+            ms = check.timings.get(name, 0.0) * 1e3
+            notes.append(f"{name}: {info['framework']} {info['version']} on {info['device']}, "
+                         f"{info['dtype']}, {ms:.1f} ms")
+    return notes

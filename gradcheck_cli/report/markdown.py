@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import err_text, failures, fmt, method_title, summary
+from . import err_text, failures, fmt, framework_notes, method_title, summary
 
 ICON = {"pass": "✅", "fail": "❌", "xfail": "☑️ xfail", "xpass": "❌ xpass", "n/a": "➖"}
 
@@ -31,7 +31,7 @@ def render(run, **_) -> str:
             lines.append(f"- **{row.label}**, {method_title(v.method)}: {v.reason} at "
                          f"{check.point_text(v.worst)}: got {fmt(v.value, 10)}, reference "
                          f"{fmt(v.reference, 10)} (tolerance {fmt(v.tolerance, 2)})")
-        for note in check.notes:
+        for note in check.notes + framework_notes(check):
             lines.append(f"- {note}")
         lines.append("")
     return "\n".join(lines)

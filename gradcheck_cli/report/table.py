@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from . import err_text, failures, fmt, method_title, summary
+from . import err_text, failures, fmt, framework_notes, method_title, summary
 
 STYLE = {"pass": "green", "fail": "bold red", "n/a": "dim", "xfail": "yellow", "xpass": "bold red"}
 MARK = {"pass": "✓", "fail": "✗", "n/a": "–", "xfail": "✓ xfail", "xpass": "✗ xpass"}
@@ -67,7 +67,7 @@ def print_check(check, console: Console, *, timings: bool = False) -> None:
         console.print(line)
     if check.xfail:
         console.print(Text(f"  expected to fail: {check.xfail}", style="yellow"))
-    for note in check.notes:
+    for note in check.notes + framework_notes(check):
         console.print(Text(f"  · {note}", style="dim"))
     console.print()
 
@@ -77,7 +77,9 @@ def print_run(run, console: Console | None = None, *, quiet: bool = False,
     if console is None:
         console = Console()
         if not console.is_terminal and "COLUMNS" not in os.environ:
-            console = Console(width=120)  # CI logs: wide enough for six columns
+            # CI logs: wide enough for every column (about 12 characters each)
+            columns = max((len(c.methods) for c in run.checks), default=3) + 3
+            console = Console(width=max(120, 13 * columns))
     for check in run.checks:
         if quiet and check.ok:
             continue
