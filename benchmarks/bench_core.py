@@ -118,7 +118,13 @@ def main():
     path.write_text(text)
     t = wall([sys.executable, "-m", "gradcheck_cli", str(path), "--quiet", "--backend", "none"],
              repeat=1)
-    print(f"tanh network (~{ops} operations, 100 points, order 1, whole process): {t:.2f} s")
+    code = (f"import time, gradcheck_cli.api as a\np = a.load_spec({str(path)!r}, "
+            "{'backend': 'none'})[0]\nt = time.perf_counter(); r = a.run_problem(p)\n"
+            "print(time.perf_counter() - t, r.status)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    check_s, status = out.stdout.split()
+    print(f"tanh network (~{ops} operations, 100 points, order 1): check {float(check_s):.2f} s "
+          f"({status}), whole process {t:.2f} s")
 
 
 if __name__ == "__main__":

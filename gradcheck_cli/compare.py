@@ -298,10 +298,9 @@ def _scales(problem, dprog, dkeys, inexact: bool) -> dict:
     the variable's length scale: a derivative that SymPy simplified to an exact 0
     (sin^2 + cos^2) is still computed by other methods from terms of that size.
     """
-    scale = fdm.scale_values(problem, dprog, inexact)
-    f_scale = fdm.scale_values(problem, problem.program, inexact)
+    f_scale, scale = fdm.combined_scales(problem, inexact)
     own = {(i, ()): f_scale[i] for i in range(problem.n_outputs)}
-    own.update({k: scale[i] for i, k in enumerate(dkeys)})
+    own.update(scale)
     result = dict(own)
     for k in dkeys:  # keys come in increasing order, so the parent is done first
         result[k] = own[k] + result[(k[0], k[1][:-1])] / \

@@ -18,7 +18,7 @@ import time
 import numpy as np
 import sympy as sp
 
-from ..codegen import error_scale_program, evaluate
+from ..codegen import Program, error_scale_program, evaluate
 from ..functions import relu
 from . import Derivatives, Method
 
@@ -41,12 +41,35 @@ def step(x: np.ndarray, order: int) -> np.ndarray:
 
 
 def scale_values(problem, program, inexact: bool = False) -> np.ndarray:
-    """|E| of each output of ``program`` at every point (see codegen.error_scale_program), cached."""
+    """|E| of each output of ``program`` at every point (see codegen.error_scale_program), cached.
+
+    For the check's own function, E(f) comes with the derivatives' scales from
+    one pass over the derivative program, which contains f's intermediates.
+    """
+    if program is problem.program:
+        return combined_scales(problem, inexact)[0]
     key = ("scale values", id(program), inexact)
     if key not in problem.cache:
         with np.errstate(all="ignore"):
             problem.cache[key] = np.abs(evaluate(error_scale_program(program, inexact),
                                                  problem.column_list(), problem.npoints))
+    return problem.cache[key]
+
+
+def combined_scales(problem, inexact: bool = False):
+    """(E(f) per output, {derivative key: E}) from one program, compiled once."""
+    key = ("combined scales", inexact)
+    if key not in problem.cache:
+        from .symbolic import derivative_program
+        dprog, dkeys = derivative_program(problem)
+        both = Program(dprog.variables, dprog.lets,
+                       tuple(dprog.outputs) + tuple(problem.program.outputs))
+        with np.errstate(all="ignore"):
+            values = np.abs(evaluate(error_scale_program(both, inexact),
+                                     problem.column_list(), problem.npoints))
+        m = problem.n_outputs
+        problem.cache[key] = (values[len(dkeys):len(dkeys) + m],
+                              {k: values[i] for i, k in enumerate(dkeys)})
     return problem.cache[key]
 
 
