@@ -143,10 +143,14 @@ def _power(base, exponent, node, table):
     return base ** node(exponent)
 
 
+def fold(op):
+    """max(a, b, c) as op(op(a, b), c): n-ary SymPy nodes on binary framework ops."""
+    return lambda *args: functools.reduce(op, args)
+
+
 def arithmetic() -> dict:
     """Table entries shared by every framework: n-ary sums and products."""
-    return {sp.Add: lambda *a: functools.reduce(operator.add, a),
-            sp.Mul: lambda *a: functools.reduce(operator.mul, a)}
+    return {sp.Add: fold(operator.add), sp.Mul: fold(operator.mul)}
 
 
 class Backend(Method):

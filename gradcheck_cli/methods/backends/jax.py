@@ -18,16 +18,7 @@ from sympy.codegen.cfunctions import expm1, log1p, log2, log10  # noqa: E402
 
 from ...errors import GradcheckError  # noqa: E402
 from ...functions import cbrt, relu, sigmoid, softplus  # noqa: E402
-from . import arithmetic, parse_device  # noqa: E402
-
-
-def _reduce(op):
-    def fold(*args):
-        result = args[0]
-        for a in args[1:]:
-            result = op(result, a)
-        return result
-    return fold
+from . import arithmetic, fold, parse_device  # noqa: E402
 
 
 TABLE = {
@@ -40,7 +31,7 @@ TABLE = {
     sp.acosh: jnp.arccosh, sp.atanh: jnp.arctanh, cbrt: jnp.cbrt,
     sp.erf: erf, sigmoid: jax.nn.sigmoid, softplus: jax.nn.softplus, relu: jax.nn.relu,
     sp.Abs: jnp.abs, sp.sign: jnp.sign,
-    sp.Max: _reduce(jnp.maximum), sp.Min: _reduce(jnp.minimum),
+    sp.Max: fold(jnp.maximum), sp.Min: fold(jnp.minimum),
 }
 
 

@@ -16,18 +16,9 @@ from sympy.codegen.cfunctions import expm1, log1p, log2, log10  # noqa: E402
 
 from ...errors import GradcheckError  # noqa: E402
 from ...functions import cbrt, relu, sigmoid, softplus  # noqa: E402
-from . import arithmetic, parse_device  # noqa: E402
+from . import arithmetic, fold, parse_device  # noqa: E402
 
 tf.get_logger().setLevel("ERROR")
-
-
-def _reduce(op):
-    def fold(*args):
-        result = args[0]
-        for a in args[1:]:
-            result = op(result, a)
-        return result
-    return fold
 
 
 def _log_base(base):
@@ -45,7 +36,7 @@ TABLE = {
     cbrt: lambda x: tf.sign(x) * tf.abs(x) ** (1.0 / 3.0),
     sp.erf: tf.math.erf, sigmoid: tf.sigmoid, softplus: tf.nn.softplus, relu: tf.nn.relu,
     sp.Abs: tf.abs, sp.sign: tf.sign,
-    sp.Max: _reduce(tf.maximum), sp.Min: _reduce(tf.minimum),
+    sp.Max: fold(tf.maximum), sp.Min: fold(tf.minimum),
 }
 DTYPES = {"float64": tf.float64, "float32": tf.float32}
 

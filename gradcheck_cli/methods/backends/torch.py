@@ -11,16 +11,7 @@ from sympy.codegen.cfunctions import expm1, log1p, log2, log10
 
 from ...errors import GradcheckError
 from ...functions import cbrt, relu, sigmoid, softplus
-from . import arithmetic, parse_device
-
-
-def _reduce(op):
-    def fold(*args):
-        result = args[0]
-        for a in args[1:]:
-            result = op(result, a)
-        return result
-    return fold
+from . import arithmetic, fold, parse_device
 
 
 TABLE = {
@@ -35,7 +26,7 @@ TABLE = {
     cbrt: lambda x: torch.sign(x) * torch.abs(x) ** (1.0 / 3.0),
     sp.erf: torch.erf, sigmoid: torch.sigmoid, softplus: F.softplus, relu: torch.relu,
     sp.Abs: torch.abs, sp.sign: torch.sign,
-    sp.Max: _reduce(torch.maximum), sp.Min: _reduce(torch.minimum),
+    sp.Max: fold(torch.maximum), sp.Min: fold(torch.minimum),
 }
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
