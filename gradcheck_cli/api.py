@@ -55,7 +55,7 @@ def _listify(value) -> list[str] | None:
     return [str(v) for v in value]
 
 
-def _tolerances(value, where: str) -> dict[str, float]:
+def _tolerances(value) -> dict[str, float]:
     """A tolerance (number: every method) or a mapping method -> number."""
     if value is None:
         return {}
@@ -158,7 +158,7 @@ def build_problem(check: dict, *, source: str = COMMAND_LINE, defaults: dict | N
         current = "expect"
         expect = {}
         for ktext, value in (merged.get("expect") or {}).items():
-            idx = parse_key(str(ktext), len(outputs))
+            idx = parse_key(str(ktext))
             for v in idx:
                 if v not in wrt:
                     raise GradcheckError(f"expect key {ktext!r}: {v!r} is not a variable "
@@ -186,9 +186,9 @@ def build_problem(check: dict, *, source: str = COMMAND_LINE, defaults: dict | N
         current = "backend"
         backend_columns = _backends(merged)
         current = "rtol"
-        rtol = _tolerances(merged.get("rtol"), "rtol")
+        rtol = _tolerances(merged.get("rtol"))
         current = "atol"
-        atol = _tolerances(merged.get("atol"), "atol")
+        atol = _tolerances(merged.get("atol"))
     except GradcheckError as exc:
         raise exc.located(source=source, check=label, field=current) from None
     xfail = merged.get("xfail")

@@ -230,11 +230,11 @@ def _partial(expr: sp.Expr, i: int) -> sp.Expr:
         return args[1] * args[0] ** (args[1] - 1)
     try:
         if isinstance(expr, sp.Function):
-            partial = _no_delta(expr.fdiff(i + 1))
+            partial = no_delta(expr.fdiff(i + 1))
         else:
             d = sp.Dummy(real=True)
             swapped = expr.func(*[d if j == i else a for j, a in enumerate(args)])
-            partial = _no_delta(swapped.diff(d).xreplace({d: args[i]}))
+            partial = no_delta(swapped.diff(d).xreplace({d: args[i]}))
     except (TypeError, ValueError, NotImplementedError, ArgumentIndexError):
         return sp.S.One
     # An unevaluated derivative (of a piecewise node at its breakpoint) cannot be
@@ -242,7 +242,7 @@ def _partial(expr: sp.Expr, i: int) -> sp.Expr:
     return sp.S.One if partial.has(sp.Derivative) else partial
 
 
-def _no_delta(expr: sp.Expr) -> sp.Expr:
+def no_delta(expr: sp.Expr) -> sp.Expr:
     """Drop Dirac deltas: derivatives of jumps, zero everywhere but at the jump."""
     if expr.has(sp.DiracDelta):
         expr = expr.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
@@ -272,6 +272,3 @@ def error_scale_program(program: Program, inexact_inputs: bool = False) -> Progr
     outputs = tuple(_scale_of(out, scales, named, inexact_inputs) for out in program.outputs)
     program._cache[key] = Program(program.variables, tuple(lets), outputs)
     return program._cache[key]
-
-
-no_delta = _no_delta

@@ -26,7 +26,8 @@ import numpy as np
 
 from .codegen import Program
 from .methods import finite_diff as fdm
-from .methods.symbolic import REFERENCE_DPS, derivative_program, reference
+from .methods.symbolic import (REFERENCE_DPS, REFERENCE_MAX_POINTS, derivative_program,
+                               reference)
 
 EPS = float(np.finfo(np.float64).eps)
 ROUNDING_ULPS = 32
@@ -264,7 +265,7 @@ def compare(problem, outputs: dict, timings: dict[str, float]) -> CheckResult:
                         float(finite.max()) if finite.size else None,
                         verdicts, excluded=int(excluded.sum()), kinks=int(kink.sum())))
     points = problem.columns
-    if n <= fdm_max_exact():
+    if n <= REFERENCE_MAX_POINTS:
         notes.append(f"reference: SymPy with mpmath at {REFERENCE_DPS} digits at every point")
     else:
         notes.append(f"reference: SymPy with mpmath at {REFERENCE_DPS} digits at "
@@ -306,11 +307,6 @@ def _scales(problem, dprog, dkeys, inexact: bool) -> dict:
         result[k] = own[k] + result[(k[0], k[1][:-1])] / \
             np.maximum(1.0, np.abs(problem.columns[k[1][-1]]))
     return result
-
-
-def fdm_max_exact() -> int:
-    from .methods.symbolic import REFERENCE_MAX_POINTS
-    return REFERENCE_MAX_POINTS
 
 
 def _example(points: dict, mask: np.ndarray) -> str:

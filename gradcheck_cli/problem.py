@@ -97,11 +97,8 @@ class Problem:
             parts.append(f"∂{var}" + (str(n).translate(SUPERSCRIPTS) if n > 1 else ""))
         return f"{top}{self.output_label(out)}/{''.join(parts)}"
 
-    def point(self, index: int) -> dict[str, float]:
-        return {name: float(col[index]) for name, col in self.columns.items()}
 
-
-def parse_key(text: str, n_outputs: int) -> tuple[str, ...]:
+def parse_key(text: str) -> tuple[str, ...]:
     """'x' -> ('x',); 'x,y' -> ('x', 'y'); also accepts 'x, y' and 'x y'."""
     names = [t for t in text.replace(",", " ").split() if t]
     if not names:
