@@ -38,6 +38,8 @@ class Derivatives:
         skip: per key, a boolean array of points where the method's value is
             not meaningful (a finite-difference stencil straddling a kink).
         unavailable: keys the method cannot compute, with the reason.
+        rounding: per key, the sum of |stencil weights| at each point: the
+            comparison adds eps * E(f) times it to the error (cancellation in f).
         info: facts for the report (steps, device, version).
         seconds: wall time of the computation.
     """
@@ -46,6 +48,7 @@ class Derivatives:
     errors: dict = field(default_factory=dict)
     skip: dict = field(default_factory=dict)
     unavailable: dict = field(default_factory=dict)
+    rounding: dict = field(default_factory=dict)
     info: dict = field(default_factory=dict)
     seconds: float = 0.0
 
