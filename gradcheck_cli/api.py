@@ -204,16 +204,40 @@ def build_problem(check: dict, *, source: str = COMMAND_LINE, defaults: dict | N
         seed=seed)
 
 
-def load_spec(path: str | Path, overrides: dict | None = None) -> list[Problem]:
-    """Every check of a spec file, compiled."""
+@dataclass
+class UserCheck:
+    """A check of the user's own code (``callable:``), run by :mod:`gradcheck_cli.usercode`."""
+
+    name: str
+    source: str
+    check: dict
+    base: Path | None = None
+    xfail: str | None = None
+
+
+def load_spec(path: str | Path, overrides: dict | None = None) -> list:
+    """Every check of a spec file: compiled problems, and user-code checks."""
     from .spec import check_label, load
     spec, raw = load(path)
     defaults = spec.defaults.model_dump(exclude_none=True) if spec.defaults else {}
     problems = []
     for i, check in enumerate(spec.checks):
         data = check.model_dump(exclude_none=True)
+        label = check_label(raw[i], i)
+        if check.callable is not None:
+            merged = {k: v for k, v in defaults.items() if v is not None}
+            merged.update(data)
+            merged.update({k: v for k, v in (overrides or {}).items() if v is not None})
+            if "inputs" in raw[i]:  # keep literal values exactly as written
+                merged["inputs"] = {k: {f: x for f, x in dict(v or {}).items()}
+                                    for k, v in raw[i]["inputs"].items()}
+            xfail = merged.get("xfail")
+            problems.append(UserCheck(label, str(path), merged, Path(path).parent,
+                                      (xfail if isinstance(xfail, str) else "expected to fail")
+                                      if xfail else None))
+            continue
         problems.append(build_problem(data, source=str(path), defaults=defaults,
-                                      overrides=overrides, label=check_label(raw[i], i)))
+                                      overrides=overrides, label=label))
     return problems
 
 
@@ -267,8 +291,17 @@ def _expect(problem: Problem) -> Derivatives:
                        seconds=time.perf_counter() - start)
 
 
-def run_problem(problem: Problem) -> CheckResult:
+def run_problem(problem) -> CheckResult:
     """Run every requested method on a problem and compare with the reference."""
+    if isinstance(problem, UserCheck):
+        from .usercode import run_callable
+        try:
+            result = run_callable(problem.check, source=problem.source, base=problem.base,
+                                  label=problem.name)
+        except GradcheckError as exc:
+            raise exc.located(source=problem.source, check=problem.name) from None
+        result.xfail = problem.xfail
+        return result
     with warnings.catch_warnings():
         # Overflow, 0/0 and all-NaN medians are expected along domain edges;
         # they become verdicts ("non-finite", "outside the domain"), not warnings.

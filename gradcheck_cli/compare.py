@@ -76,6 +76,7 @@ class Verdict:
     reference: float | None = None   # the reference there
     tolerance: float | None = None   # the allowed |value - ref| there
     reason: str | None = None
+    location: str | None = None      # where, when not a point (user code: "x[2, 1]")
 
     def to_dict(self) -> dict:
         return {k: _jsonable(v) for k, v in self.__dict__.items()}
@@ -141,6 +142,10 @@ class CheckResult:
 
     def point_text(self, index: int | None) -> str:
         return ", ".join(f"{k}={_fmt(v)}" for k, v in self.point(index).items())
+
+    def where(self, verdict: "Verdict") -> str:
+        """Where a verdict's worst value is: a point, or a location in user code."""
+        return verdict.location or self.point_text(verdict.worst)
 
 
 def _fmt(v: float) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Union
+from typing import Any, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, conint
@@ -50,12 +50,31 @@ class XFail(BaseModel):
     dtype: str | None = None
 
 
+class InputSpec(BaseModel):
+    """One positional input of a user callable."""
+
+    model_config = ConfigDict(extra="forbid")
+    shape: list[conint(ge=0)] | None = None
+    low: float | None = None
+    high: float | None = None
+    normal: bool | None = None
+    value: Any = None
+    dtype: str | None = None
+    grad: bool = True
+
+
 class CheckSpec(_Common):
-    """One entry of ``checks:``."""
+    """One entry of ``checks:``: an expression ``f`` or the user's ``callable``."""
 
     name: str | None = None
     description: str | None = None
-    f: Scalar | list[Scalar]
+    f: Scalar | list[Scalar] | None = None
+    callable: str | None = None
+    init: dict[str, Any] | None = None
+    inputs: dict[str, InputSpec] | None = None
+    params: bool | None = None
+    reference: str | None = None
+    full_limit: conint(ge=0) | None = None
     let: dict[str, Scalar] | None = None
     at: dict[str, float | list[float]] | None = None
     grid: dict[str, tuple[float, float, int]] | None = None
@@ -82,7 +101,7 @@ FIELDS = {
 def check_label(raw, index: int) -> str:
     """How a check is named in messages: its name, else its expression, else its number."""
     if isinstance(raw, dict):
-        name = raw.get("name") or raw.get("f")
+        name = raw.get("name") or raw.get("f") or raw.get("callable")
         if isinstance(name, (str, int, float)):
             return str(name)
     return f"#{index + 1}"
@@ -121,6 +140,14 @@ def load(path: str | Path) -> tuple[SpecFile, list]:
         spec = SpecFile.model_validate(data)
     except ValidationError as exc:
         raise _explain(exc, data, source) from None
+    for i, check in enumerate(spec.checks):
+        label = check_label(data["checks"][i], i)
+        if (check.f is None) == (check.callable is None):
+            raise GradcheckError("give either 'f' (an expression) or 'callable' (your code)",
+                                 source=source, check=label)
+        if check.callable is not None and not check.inputs:
+            raise GradcheckError("'callable' needs 'inputs'", source=source, check=label,
+                                 field="inputs")
     return spec, data["checks"]
 
 

@@ -63,7 +63,7 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
 @pytest.mark.parametrize("text, fragment", [
     ("checks: []\n", "'checks' is empty"),
     ("- f: x\n", "a mapping with a 'checks:' list"),
-    ("checks:\n  - at: {x: 1}\n", "field 'f': required key is missing"),
+    ("checks:\n  - at: {x: 1}\n", "give either 'f' (an expression) or 'callable'"),
     ("checks:\n  - f: sin(x)\n    grid: {x: [0, 1]}\n", "field 'grid.x'"),
     ("checks:\n  - f: sin(x)\n    at: {x: 1}\n    order: 0\n", "field 'order'"),
     ("checks:\n  - f: sin(x) +\n    at: {x: 1}\n", "field 'f': cannot parse 'sin(x) +'"),

@@ -23,7 +23,7 @@ def check_to_dict(check) -> dict:
         for name, v in row.verdicts.items():
             d = v.to_dict()
             d.pop("method")
-            d["point"] = check.point(v.worst)
+            d["point"] = check.point(v.worst) if check.points else None
             methods[name] = d
         rows.append({
             "label": row.label, "output": row.key[0], "derivative": list(row.key[1]),

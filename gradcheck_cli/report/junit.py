@@ -25,7 +25,7 @@ def render(run, **_) -> str:
             case = ET.SubElement(suite, "testcase", classname=source, name=check.name,
                                  time=f"{sum(check.timings.values()):.3f}")
             lines = [f"{row.label} [{method_title(v.method)}]: {v.reason} at "
-                     f"{check.point_text(v.worst)}: got {fmt(v.value, 10)}, reference "
+                     f"{check.where(v)}: got {fmt(v.value, 10)}, reference "
                      f"{fmt(v.reference, 10)}" for row, v in failures(check)]
             if check.status == "fail" or check.status == "xpass":
                 message = lines[0] if lines else "passed but was marked xfail"

@@ -28,9 +28,11 @@ def render(run, **_) -> str:
                          f" | {ICON[row.status]} |")
         for row, v in failures(check):
             lines.append("")
+            values = "" if v.value is None else (f": got {fmt(v.value, 10)}, reference "
+                                                 f"{fmt(v.reference, 10)} (tolerance "
+                                                 f"{fmt(v.tolerance, 2)})")
             lines.append(f"- **{row.label}**, {method_title(v.method)}: {v.reason} at "
-                         f"{check.point_text(v.worst)}: got {fmt(v.value, 10)}, reference "
-                         f"{fmt(v.reference, 10)} (tolerance {fmt(v.tolerance, 2)})")
+                         f"{check.where(v)}{values}")
         for note in check.notes + framework_notes(check):
             lines.append(f"- {note}")
         lines.append("")

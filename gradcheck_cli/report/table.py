@@ -60,10 +60,11 @@ def print_check(check, console: Console, *, timings: bool = False) -> None:
     for row, v in failures(check):
         line = Text("  ✗ ", style="bold red")
         line.append(f"{row.label} by {method_title(v.method)}: {v.reason} at "
-                    f"{check.point_text(v.worst)}\n")
-        line.append(f"    got {fmt(v.value, 12)}, reference {fmt(v.reference, 12)}, "
-                    f"|difference| {fmt(abs(v.value - v.reference) if v.value == v.value else None, 3)}"
-                    f" > tolerance {fmt(v.tolerance, 3)}")
+                    f"{check.where(v)}\n")
+        if v.value is not None:
+            diff = abs(v.value - v.reference) if v.value == v.value else None
+            line.append(f"    got {fmt(v.value, 12)}, reference {fmt(v.reference, 12)}, "
+                        f"|difference| {fmt(diff, 3)} > tolerance {fmt(v.tolerance, 3)}")
         console.print(line)
     if check.xfail:
         console.print(Text(f"  expected to fail: {check.xfail}", style="yellow"))
