@@ -227,7 +227,9 @@ def load_spec(path: str | Path, overrides: dict | None = None) -> list:
         if check.callable is not None:
             merged = {k: v for k, v in defaults.items() if v is not None}
             merged.update(data)
-            merged.update({k: v for k, v in (overrides or {}).items() if v is not None})
+            # The code belongs to one framework: --backend does not move it elsewhere.
+            merged.update({k: v for k, v in (overrides or {}).items()
+                           if v is not None and k != "backend"})
             if "inputs" in raw[i]:  # keep literal values exactly as written
                 merged["inputs"] = {k: {f: x for f, x in dict(v or {}).items()}
                                     for k, v in raw[i]["inputs"].items()}

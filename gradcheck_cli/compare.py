@@ -120,6 +120,7 @@ class CheckResult:
     reference_points: int = 0
     xfail: str | None = None
     points: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    kind: str = "expression"          # or "code": the user's own callable
 
     @property
     def failed(self) -> bool:

@@ -79,7 +79,7 @@ class CheckSpec(_Common):
     at: dict[str, float | list[float]] | None = None
     grid: dict[str, tuple[float, float, int]] | None = None
     sample: dict[str, tuple[float, float]] | None = None
-    expect: dict[str, Scalar | list[Scalar]] | None = None
+    expect: dict[str, Any] | None = None
     xfail: str | bool | XFail | None = None
 
 

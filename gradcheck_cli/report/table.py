@@ -30,12 +30,16 @@ def check_table(check, *, timings: bool = False) -> Table:
     title = Text()
     title.append(f"{MARK[check.status]} ", style=STYLE[check.status])
     title.append(check.name, style="bold")
-    title.append(f"  {check.source} · {check.npoints} point{'s' if check.npoints != 1 else ''}"
-                 f" · order {check.order}", style="dim")
+    if check.kind == "code":
+        title.append(f"  {check.source} · {check.expression[0]}", style="dim")
+    else:
+        title.append(f"  {check.source} · {check.npoints} point{'s' if check.npoints != 1 else ''}"
+                     f" · order {check.order}", style="dim")
     table = Table(title=title, title_justify="left", show_lines=False, pad_edge=False,
                   box=box.SIMPLE_HEAD)
-    table.add_column("derivative", no_wrap=True)
-    table.add_column("reference", justify="right", no_wrap=True)
+    table.add_column("gradient of" if check.kind == "code" else "derivative", no_wrap=True)
+    table.add_column("finite diff" if check.kind == "code" else "reference", justify="right",
+                     no_wrap=True)
     for m in check.methods:
         header = method_title(m)
         if timings and m in check.timings:

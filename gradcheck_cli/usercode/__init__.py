@@ -174,7 +174,7 @@ def _run_callable(check: dict, *, source: str, base: Path | None, label: str) ->
     ad = module.Adapter(device, dtype)
     names, arrays, grads = make_inputs(check.get("inputs") or {}, rng, dtype)
     obj = load(check["callable"], base)
-    param_list = ad.prepare(obj, check.get("init"), bool(check.get("params")))
+    param_list = ad.prepare(obj, check.get("init"), bool(check.get("params")), seed)
     if hasattr(ad, "build"):  # Keras builds a layer's weights on its first call
         param_list = ad.build(arrays)
     params = {name: value for name, value in param_list}
@@ -207,7 +207,7 @@ def _run_callable(check: dict, *, source: str, base: Path | None, label: str) ->
     reference = None
     if check.get("reference"):
         ref_ad = module.Adapter(device, dtype)
-        ref_ad.prepare(load(check["reference"], base), None, False)
+        ref_ad.prepare(load(check["reference"], base), None, False, seed)
         reference = ref_ad
     rows = []
     limit = int(check.get("full_limit", FULL_LIMIT))
@@ -216,27 +216,39 @@ def _run_callable(check: dict, *, source: str, base: Path | None, label: str) ->
                  f"random projections uᵀJv: {PROBES} probes, seed {seed}")
     notes.append(f"{mode_note}; {m} output element(s); finite differences in {fd_dtype}")
     methods = [col_rev, col_fwd] + (["reference"] if reference else [])
+    expect = _expectations(check, slots)
+    if expect:
+        methods.append("expect")
     if full:
-        results = _full(fn, slots, m, dtype, reference)
+        results = _full(fn, slots, m, dtype, reference, expect, _expect_tolerance(check))
     else:
+        if expect:
+            raise GradcheckError("'expect' for user code needs the full Jacobian: inputs of "
+                                 f"at most {limit} elements (or raise 'full_limit')")
         results = _projections(fn, slots, m, dtype, rng, reference)
         p_miss = _miss_probability(PROBES)
         notes.append(f"chance that all {PROBES} probes miss an error 10× the tolerance: "
                      f"< {p_miss:.0e} (rank-one worst case)")
+    unavailable = {}
     for slot in slots:
         verdicts = {"symbolic": Verdict("symbolic", "n/a", reason="not applicable to user code"),
                     "reverse": Verdict("reverse", "n/a", reason="not applicable to user code")}
         ref_values, per_method = results[slot.name]
         verdicts.update(per_method)
+        for v in per_method.values():
+            if v.status == "n/a" and v.reason:
+                unavailable.setdefault(v.method, v.reason)
         finite = ref_values[np.isfinite(ref_values)]
         rows.append(Row((0, (slot.name,)), slot.name,
                         float(finite.min()) if finite.size else None,
                         float(finite.max()) if finite.size else None, verdicts))
+    notes += [f"{method}: {reason}" for method, reason in unavailable.items()]
+    seconds = time.perf_counter() - start
     result = CheckResult(
-        name=label, source=source, expression=[str(check["callable"])], lets={},
+        name=label, source=source, expression=[str(check["callable"])], lets={}, kind="code",
         variables=[s.name for s in slots], wrt=[s.name for s in slots], order=1, npoints=1,
         methods=["symbolic", "reverse", *methods], rows=rows, notes=notes,
-        timings={"total": time.perf_counter() - start},
+        timings={col_rev: seconds},
         method_info={col_rev: {"framework": framework, "version": ad.version,
                                "device": ad.device_name, "dtype": dtype, "mode": "rev"}},
         reference_points=0, xfail=None, points={})
@@ -273,9 +285,10 @@ def _grad_checks(slot: Slot, grad, meta, expected, fd_nonzero: bool):
     return None
 
 
-def _compare(name, values, ref, err, terms, dtype, location) -> Verdict:
+def _compare(name, values, ref, err, terms, dtype, location, tolerance=None) -> Verdict:
     """A verdict for one method on one input: values vs finite differences, elementwise."""
-    tol = RTOL[dtype] * (terms + np.abs(ref)) + FD_SAFETY * err + 1e3 * EPS[dtype] * terms
+    tol = (RTOL[dtype] * (terms + np.abs(ref)) + FD_SAFETY * err + 1e3 * EPS[dtype] * terms
+           if tolerance is None else tolerance)
     dist = np.abs(values - ref)
     nonfinite = ~np.isfinite(values)
     with np.errstate(all="ignore"):
@@ -293,7 +306,48 @@ def _compare(name, values, ref, err, terms, dtype, location) -> Verdict:
                    if failed else None, location=location(worst))
 
 
-def _full(fn: _Function, slots, m, dtype, reference):
+def _expect_tolerance(check: dict) -> tuple[float, float]:
+    """(rtol, atol) for ``expect``: ``rtol``/``atol`` as numbers or ``{expect: ...}``."""
+    def pick(key, default):
+        value = check.get(key)
+        if isinstance(value, dict):
+            return float(value.get("expect", value.get("*", default)))
+        return float(value) if value is not None else default
+    return pick("rtol", 1e-6), pick("atol", 0.0)
+
+
+def _expectations(check: dict, slots) -> dict:
+    """``expect: {input: value}``: the gradient of the sum of the outputs, as an array
+    (nested lists) or an expression of that input, evaluated elementwise."""
+    from ..codegen import Program, evaluate
+    from ..expr import parse, symbol
+    result = {}
+    by_name = {s.name: s for s in slots}
+    for name, value in (check.get("expect") or {}).items():
+        if name not in by_name:
+            raise GradcheckError(f"expect: {name!r} is not a differentiated input or parameter "
+                                 f"({', '.join(by_name)})")
+        slot = by_name[name]
+        if isinstance(value, str):
+            expr = parse(value)
+            stray = {str(s) for s in expr.free_symbols} - {name}
+            if stray:
+                raise GradcheckError(f"expect {name!r}: an expression may use only {name!r}, "
+                                     f"not {sorted(stray)[0]!r}")
+            flat = slot.value.ravel().astype(float)
+            array = evaluate(Program((symbol(name),), (), (expr,)), [flat], flat.size)[0]
+        else:
+            array = np.asarray(value, dtype=float)
+            if array.size == 1:
+                array = np.full(slot.value.size, float(array))
+        if array.size != slot.value.size:
+            raise GradcheckError(f"expect {name!r}: {array.size} values for an input of "
+                                 f"{slot.value.size} elements")
+        result[name] = array.ravel()
+    return result
+
+
+def _full(fn: _Function, slots, m, dtype, reference, expect=None, expect_tol=(1e-6, 0.0)):
     """Full Jacobians: columns by finite differences, rows by backward passes."""
     results = {}
     eye = np.eye(m)
@@ -321,6 +375,15 @@ def _full(fn: _Function, slots, m, dtype, reference):
         if reference:
             verdicts["reference"] = _rows_verdict(fn, slot, ref_rows, j_fd, err, terms, dtype,
                                                   location, "reference", structural=False)
+        if expect and slot.name in expect:
+            grad_fd, grad_err = j_fd.sum(axis=0), err.sum(axis=0)
+            tol = expect_tol[1] + expect_tol[0] * np.abs(grad_fd) + FD_SAFETY * grad_err
+
+            def where(j, slot=slot):
+                idx = np.unravel_index(j, slot.value.shape) if slot.value.shape else ()
+                return f"{slot.name}[{', '.join(map(str, idx))}] (gradient of the sum of outputs)"
+            verdicts["expect"] = _compare("expect", expect[slot.name], grad_fd, np.zeros(n),
+                                          np.zeros(n), "float64", where, tolerance=tol)
         results[slot.name] = (j_fd.ravel(), verdicts)
     return results
 

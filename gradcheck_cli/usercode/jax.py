@@ -26,7 +26,7 @@ class Adapter:
         self.dtype = jnp.float64 if dtype == "float64" else jnp.float32
         self.dtype_name = dtype
 
-    def prepare(self, obj, init, want_params):
+    def prepare(self, obj, init, want_params, seed: int = 0):
         if isinstance(obj, type):
             obj = obj(**(init or {}))
         elif init:

@@ -31,8 +31,9 @@ class Adapter:
         self.layers = {}
         self.var_names = {}
 
-    def prepare(self, obj, init, want_params):
+    def prepare(self, obj, init, want_params, seed: int = 0):
         tf = self.tf
+        tf.keras.utils.set_random_seed(seed)  # a layer's initial weights are part of the check
         self.cls, self.init = (obj, init or {}) if isinstance(obj, type) else (None, None)
         if self.cls is None and init:
             raise GradcheckError("'init' is given but the callable is not a class")
@@ -72,8 +73,9 @@ class Adapter:
         prefix = type(self.fn).__name__
         self.var_names = {}
         for v in variables:
-            short = v.name.split("/")[-1].split(":")[0]
-            name = f"{prefix}.{short}"
+            # "sigmoid_net/my_dense_1/W" -> "SigmoidNet.my_dense_1.W"
+            path = getattr(v, "path", v.name).split(":")[0].split("/")
+            name = ".".join([prefix, *path[1:]]) if len(path) > 1 else f"{prefix}.{path[0]}"
             while name in self.var_names:
                 name += "_"
             self.var_names[name] = v

@@ -31,7 +31,9 @@ class Adapter:
         self.modules = {}
 
     # ----- the user's object -------------------------------------------------
-    def prepare(self, obj, init: dict | None, want_params: bool) -> list[tuple[str, np.ndarray]]:
+    def prepare(self, obj, init: dict | None, want_params: bool,
+                seed: int = 0) -> list[tuple[str, np.ndarray]]:
+        torch.manual_seed(seed)  # a module's initial weights are part of the check
         if isinstance(obj, type):
             try:
                 obj = obj(**(init or {}))
