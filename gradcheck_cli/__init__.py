@@ -8,11 +8,12 @@ unless a backend is asked for.
 from .errors import GradcheckError
 
 __version__ = "0.1.0"
-__all__ = ["GradcheckError", "check", "RunResult", "CheckResult", "__version__"]
+__all__ = ["GradcheckError", "check", "assert_gradients", "RunResult", "CheckResult",
+           "__version__"]
 
 
 def __getattr__(name):
-    if name in ("check", "RunResult"):
+    if name in ("check", "RunResult", "assert_gradients"):
         from . import api
         return getattr(api, name)
     if name == "CheckResult":

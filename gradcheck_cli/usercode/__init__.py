@@ -245,7 +245,9 @@ def _run_callable(check: dict, *, source: str, base: Path | None, label: str) ->
     notes += [f"{method}: {reason}" for method, reason in unavailable.items()]
     seconds = time.perf_counter() - start
     result = CheckResult(
-        name=label, source=source, expression=[str(check["callable"])], lets={}, kind="code",
+        name=label, source=source, lets={}, kind="code",
+        expression=[check["callable"] if isinstance(check["callable"], str) else
+                    getattr(check["callable"], "__qualname__", label)],
         variables=[s.name for s in slots], wrt=[s.name for s in slots], order=1, npoints=1,
         methods=["symbolic", "reverse", *methods], rows=rows, notes=notes,
         timings={col_rev: seconds},

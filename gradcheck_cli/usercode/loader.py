@@ -25,7 +25,9 @@ def load(target: str, base: Path | None = None):
     Raises:
         GradcheckError: the file or module cannot be imported, or has no such attribute.
     """
-    if not isinstance(target, str) or ":" not in target:
+    if not isinstance(target, str):
+        return target  # already an object (the Python API passes functions directly)
+    if ":" not in target:
         raise GradcheckError(f"expected 'file.py:name' or 'package.module:name', got {target!r}")
     where, _, attr = target.rpartition(":")
     if where.endswith(".py") or "/" in where or "\\" in where:

@@ -1,0 +1,68 @@
+"""Deliberately wrong torch backward passes, each next to its correct twin."""
+
+import torch
+
+
+def _function(forward, backward):
+    """A torch.autograd.Function from two plain functions (of tensors)."""
+    class Op(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, *args):
+            ctx.save_for_backward(*args)
+            return forward(*args)
+
+        @staticmethod
+        def backward(ctx, grad):
+            return backward(grad, *ctx.saved_tensors)
+    return Op.apply
+
+
+# wrong sign: sigmoid' = s (1 - s)
+sigmoid_ok = _function(torch.sigmoid, lambda g, x: g * torch.sigmoid(x) * (1 - torch.sigmoid(x)))
+sigmoid_bad = _function(torch.sigmoid, lambda g, x: -g * torch.sigmoid(x) * (1 - torch.sigmoid(x)))
+
+# missing factor: tanh' = 1 - tanh^2, not 1 - tanh
+tanh_ok = _function(torch.tanh, lambda g, x: g * (1 - torch.tanh(x) ** 2))
+tanh_bad = _function(torch.tanh, lambda g, x: g * (1 - torch.tanh(x)))
+
+# off by 1%
+softplus_ok = _function(torch.nn.functional.softplus, lambda g, x: g * torch.sigmoid(x))
+softplus_bad = _function(torch.nn.functional.softplus, lambda g, x: g * torch.sigmoid(x) * 1.01)
+
+# a gradient that ignores one of two uses of x: d/dx x sin x = sin x + x cos x
+xsinx_ok = _function(lambda x: x * torch.sin(x), lambda g, x: g * (torch.sin(x) + x * torch.cos(x)))
+xsinx_bad = _function(lambda x: x * torch.sin(x), lambda g, x: g * x * torch.cos(x))
+
+# wrong branch of a piecewise function: leaky relu with slopes swapped
+leaky_ok = _function(lambda x: torch.where(x > 0, x, 0.1 * x),
+                     lambda g, x: g * torch.where(x > 0, 1.0, 0.1))
+leaky_bad = _function(lambda x: torch.where(x > 0, x, 0.1 * x),
+                      lambda g, x: g * torch.where(x > 0, 0.1, 1.0))
+
+# relu with its gradient: correct, and with the mask inverted
+relu_ok = _function(torch.relu, lambda g, x: g * (x > 0))
+relu_bad = _function(torch.relu, lambda g, x: g * (x <= 0))
+
+
+def _linear(grad_w, grad_b):
+    return _function(lambda x, w, b: x @ w.T + b,
+                     lambda g, x, w, b: (g @ w, grad_w(g, x), grad_b(g)))
+
+
+# a linear layer's backward: weight gradient g^T x, bias gradient summed over the batch
+linear_ok = _linear(lambda g, x: g.T @ x, lambda g: g.sum(0))
+linear_bad_bias = _linear(lambda g, x: g.T @ x, lambda g: g[0])            # not summed
+linear_bad_weight = _linear(lambda g, x: (g.T @ x).T, lambda g: g.sum(0))  # transposed
+
+
+class Dense(torch.nn.Module):
+    """A module whose forward uses a custom linear op (square: in = out = 3)."""
+
+    def __init__(self, op="linear_ok"):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.randn(3, 3))
+        self.bias = torch.nn.Parameter(torch.randn(3))
+        self.op = globals()[op]
+
+    def forward(self, x):
+        return torch.tanh(self.op(x, self.weight, self.bias))

@@ -1,0 +1,87 @@
+"""The pytest plugin (collects gradcheck*.yaml, works under xdist) and the Python API."""
+
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from gradcheck_cli.methods import backends
+
+SPEC = """
+checks:
+  - name: chain rule
+    f: exp(sin(x**2))
+    at: {x: 2}
+    backend: none
+  - name: wrong expectation
+    f: x**2
+    at: {x: 3}
+    expect: {x: 5}
+    backend: none
+  - name: known overflow
+    f: -log(exp(x)/(exp(x) + exp(y)))
+    at: {x: 400, y: 800}
+    backend: none
+    xfail: e^800 overflows float64
+"""
+
+
+def run_pytest(folder, *args):
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           *args], cwd=folder, capture_output=True, text=True)
+
+
+def test_plugin_collects_spec_files(tmp_path):
+    (tmp_path / "gradcheck_specs.yaml").write_text(SPEC)
+    (tmp_path / "other.yaml").write_text("not: a spec\n")  # not collected: wrong name
+    out = run_pytest(tmp_path, "--junitxml", str(tmp_path / "junit.xml"))
+    assert out.returncode == 1, out.stdout
+    assert "1 failed, 1 passed, 1 xfailed" in out.stdout
+    assert "∂f/∂x by expect: outside tolerance" in out.stdout
+    root = ET.parse(tmp_path / "junit.xml").getroot()
+    names = {case.get("name") for case in root.iter("testcase")}
+    assert names == {"chain rule", "wrong expectation", "known overflow"}
+
+
+def test_plugin_under_xdist(tmp_path):
+    pytest.importorskip("xdist")
+    (tmp_path / "gradcheck_specs.yaml").write_text(SPEC)
+    out = run_pytest(tmp_path, "-n", "2")
+    assert "1 failed, 1 passed, 1 xfailed" in out.stdout, out.stdout + out.stderr
+
+
+def test_plugin_reports_bad_specs(tmp_path):
+    (tmp_path / "gradcheck_bad.yaml").write_text("checks:\n  - f: sin(x)\n    grd: 1\n")
+    out = run_pytest(tmp_path)
+    assert out.returncode != 0
+    assert "did you mean 'grid'" in out.stdout
+
+
+@pytest.mark.skipif(not backends.is_installed("torch"), reason="torch is not installed")
+def test_assert_gradients():
+    import torch
+
+    import gradcheck_cli
+    x = torch.randn(4, 3, dtype=torch.float64)
+    assert gradcheck_cli.assert_gradients(torch.tanh, x).status == "pass"
+
+    class Bad(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return torch.tanh(x)
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g * (1 - torch.tanh(x))
+
+    with pytest.raises(AssertionError) as info:
+        gradcheck_cli.assert_gradients(Bad.apply, x)
+    message = str(info.value)
+    assert "arg0 by torch·rev: outside tolerance" in message and "Traceback" not in message
+    layer = torch.nn.Linear(3, 2).double()
+    assert gradcheck_cli.assert_gradients(layer, x, params=True).status == "pass"
+    # float32 inputs are checked in float32, against float64 finite differences
+    assert gradcheck_cli.assert_gradients(torch.sin, x.float()).status == "pass"

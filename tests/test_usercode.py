@@ -1,0 +1,119 @@
+"""User code: the mutant corpus -- every wrong backward fails and names the right input
+or parameter, every correct twin passes, in float64 and float32."""
+
+from pathlib import Path
+
+import pytest
+
+from gradcheck_cli.errors import GradcheckError
+from gradcheck_cli.methods import backends
+from gradcheck_cli.usercode import run_callable
+
+HERE = Path(__file__).resolve().parent / "mutants"
+
+
+def needs(framework):
+    return pytest.mark.skipif(not backends.is_installed(framework),
+                              reason=f"{framework} is not installed")
+
+
+X = {"x": {"shape": [4, 3], "low": -2, "high": 2}}
+AFFINE = {"x": {"shape": [5, 3]}, "w": {"shape": [3, 3]}, "b": {"shape": [3]}}
+# (framework, correct, wrong, inputs, extra keys, the row that must fail)
+PAIRS = [
+    ("torch", "sigmoid_ok", "sigmoid_bad", X, {}, "x"),
+    ("torch", "tanh_ok", "tanh_bad", X, {}, "x"),
+    ("torch", "softplus_ok", "softplus_bad", X, {}, "x"),
+    ("torch", "xsinx_ok", "xsinx_bad", X, {}, "x"),
+    ("torch", "leaky_ok", "leaky_bad", X, {}, "x"),
+    ("torch", "relu_ok", "relu_bad", X, {}, "x"),
+    ("torch", "linear_ok", "linear_bad_bias", AFFINE, {}, "b"),
+    ("torch", "linear_ok", "linear_bad_weight", AFFINE, {}, "w"),
+    ("torch", "Dense", "Dense", {"x": {"shape": [4, 3]}},
+     {"params": True, "init_bad": {"op": "linear_bad_weight"}}, "Dense.weight"),
+    ("tensorflow", "softsign_ok", "softsign_bad", X, {}, "x"),
+    ("tensorflow", "square_ok", "square_bad", X, {}, "x"),
+    ("tensorflow", "product_ok", "product_bad", {"x": {"shape": [4]}, "y": {"shape": [4]}}, {},
+     "y"),
+    ("tensorflow", "Affine", "Affine", {"x": {"shape": [4, 3]}},
+     {"params": True, "init_bad": {"variant": "no_bias"}}, "Affine.bias"),
+    ("tensorflow", "Affine", "Affine", {"x": {"shape": [4, 3]}},
+     {"params": True, "init_bad": {"variant": "weight_1pct"}}, "Affine.kernel"),
+    ("jax", "softplus_ok", "softplus_bad", X, {}, "x"),
+    ("jax", "exp_ok", "exp_bad", X, {}, "x"),
+    ("jax", "abs_ok", "abs_bad", X, {}, "x"),
+    ("jax", "matmul_ok", "matmul_bad_w", AFFINE, {}, "w"),
+    ("jax", "matmul_ok", "matmul_bad_b", AFFINE, {}, "b"),
+]
+MODULES = {"torch": "torch_mutants.py", "tensorflow": "tf_mutants.py", "jax": "jax_mutants.py"}
+
+
+def run(framework, attr, inputs, extra, dtype, init=None):
+    check = {"callable": f"{MODULES[framework]}:{attr}", "backend": framework,
+             "inputs": inputs, "dtype": dtype, "seed": 1}
+    if extra.get("params"):
+        check["params"] = True
+    if init is not None:
+        check["init"] = init
+    return run_callable(check, source="mutants", base=HERE, label=attr)
+
+
+def failing_rows(result):
+    return {row.label for row in result.rows if row.status == "fail"}
+
+
+IDS = [f"{p[0]}-{p[2]}-{p[5]}" for p in PAIRS]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("framework, ok, bad, inputs, extra, row", [
+    pytest.param(*p, marks=needs(p[0])) for p in PAIRS], ids=IDS)
+def test_mutant_fails_and_twin_passes(framework, ok, bad, inputs, extra, row, dtype):
+    good = run(framework, ok, inputs, extra, dtype, init={} if extra.get("init_bad") else None)
+    assert good.status == "pass", [(r.label, v.method, v.reason) for r in good.rows
+                                   for v in r.verdicts.values() if v.status == "fail"]
+    wrong = run(framework, bad, inputs, extra, dtype, init=extra.get("init_bad"))
+    assert wrong.status == "fail"
+    assert failing_rows(wrong) == {row}
+
+
+def test_corpus_size():
+    assert len(PAIRS) >= 15
+    assert {p[0] for p in PAIRS} == {"torch", "tensorflow", "jax"}
+
+
+@needs("torch")
+def test_projections_localize_a_single_wrong_element():
+    check = {"callable": "torch_mutants.py:softplus_ok", "backend": "torch", "seed": 0,
+             "inputs": {"x": {"shape": [60, 50]}}}
+    result = run_callable(check, source="t", base=HERE, label="big")
+    assert result.status == "pass"
+    assert any("random projections" in n and "8 probes, seed 0" in n for n in result.notes)
+    assert any("chance that all 8 probes miss" in n for n in result.notes)
+
+
+@needs("torch")
+def test_structural_failures_are_named(tmp_path):
+    (tmp_path / "m.py").write_text(
+        "import torch\n"
+        "class Detached(torch.nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.scale = torch.nn.Parameter(torch.tensor(2.0))\n"
+        "    def forward(self, x):\n"
+        "        return x * self.scale.detach() + (self.scale * 0).detach() + x * 0 * self.scale\n"
+        "def not_tensor(x):\n"
+        "    return 3.0\n")
+    base = {"backend": "torch", "inputs": {"x": {"shape": [3]}}}
+    r = run_callable(dict(base, callable="m.py:Detached", params=True), source="t",
+                     base=tmp_path, label="d")
+    assert failing_rows(r) == {"Detached.scale"}
+    reason = r.rows[1].verdicts["torch·rev"].reason
+    assert "zero" in reason or "None" in reason
+    with pytest.raises(GradcheckError, match="not a torch.Tensor"):
+        run_callable(dict(base, callable="m.py:not_tensor"), source="t", base=tmp_path,
+                     label="n")
+    with pytest.raises(GradcheckError, match="has no attribute 'missing'"):
+        run_callable(dict(base, callable="m.py:missing"), source="t", base=tmp_path, label="m")
+    with pytest.raises(GradcheckError, match="file not found"):
+        run_callable(dict(base, callable="nope.py:f"), source="t", base=tmp_path, label="m")
