@@ -83,3 +83,38 @@ class Adapter:
         tans = [self.jnp.asarray(tangents[i], dtype=self.dtype) for i in which]
         _, out = self.jax.jvp(f, tuple(primals), tuple(tans))
         return [np.asarray(o, dtype=np.float64) for o in out]
+
+    def forward_many(self, inputs, params, dtype, key, batch):
+        jdtype = self.jnp.float64 if dtype == "float64" else self.jnp.float32
+        args = [self._array(a, jdtype) for a in inputs]
+
+        def one(value):
+            a = list(args)
+            a[key] = value
+            return self.jnp.concatenate([o.reshape(-1) for o in self._outs(self.fn(*a))])
+        out = self.jax.vmap(one)(self._array(batch, jdtype))
+        return np.asarray(out, dtype=np.float64)
+
+    def vjp_many(self, inputs, params, wrt, cotangents):
+        which = [wrt[n] for n in wrt]
+        f, primals = self._split(inputs, which)
+        outs, pullback = self.jax.vjp(f, *primals)
+        stacked = tuple(self.jnp.asarray(np.stack([c[i] for c in cotangents]), dtype=o.dtype)
+                        for i, o in enumerate(outs))
+        grads = self.jax.vmap(pullback)(stacked)
+        return [{n: (np.asarray(g[r], dtype=np.float64),
+                     (tuple(g.shape[1:]), str(g.dtype), str(list(g.devices())[0])))
+                 for n, g in zip(wrt, grads)} for r in range(len(cotangents))]
+
+    def jvp_many(self, inputs, params, key, tangents):
+        args = [self._array(a, self.dtype) for a in inputs]
+
+        def f(value):
+            a = list(args)
+            a[key] = value
+            return self.jnp.concatenate([o.reshape(-1) for o in self._outs(self.fn(*a))])
+
+        def one(t):
+            return self.jax.jvp(f, (args[key],), (t,))[1]
+        return np.asarray(self.jax.vmap(one)(self.jnp.asarray(tangents, dtype=self.dtype)),
+                          dtype=np.float64)

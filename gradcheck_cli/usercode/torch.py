@@ -123,3 +123,59 @@ class Adapter:
                 t = fwAD.unpack_dual(o).tangent
                 result.append(np.zeros(o.shape) if t is None else t.detach().cpu().double().numpy())
         return result
+
+    # ----- batched: many perturbed inputs, many cotangents, one call -----------
+    def forward_many(self, inputs, params, dtype, key, batch) -> np.ndarray:
+        """F at each of ``batch`` (replacing input or param ``key``): shape (K, M), via vmap."""
+        tdtype = DTYPES[dtype]
+        args = [self._tensor(a, tdtype) for a in inputs]
+        ps = {k: self._tensor(v, tdtype) for k, v in params.items()}
+
+        def one(value):
+            a, p = list(args), dict(ps)
+            if isinstance(key, int):
+                a[key] = value
+            else:
+                p[key] = value
+            return torch.cat([o.reshape(-1) for o in self._call(a, p, tdtype)])
+        with torch.no_grad():
+            out = torch.func.vmap(one)(self._tensor(batch, tdtype))
+        return out.detach().cpu().double().numpy()
+
+    def vjp_many(self, inputs, params, wrt, cotangents: list) -> list:
+        """uᵀJ for many u in one backward call (``is_grads_batched``)."""
+        args = [self._tensor(a, self.dtype, grad=i in wrt.values()) for i, a in enumerate(inputs)]
+        ps = {k: self._tensor(v, self.dtype, grad=k in wrt) for k, v in params.items()}
+        outs = self._call(args, ps, self.dtype)
+        sources = [args[wrt[n]] if isinstance(wrt[n], int) else ps[n] for n in wrt]
+        batched = [self._tensor(np.stack([c[i] for c in cotangents]), o.dtype)
+                   for i, o in enumerate(outs)]
+        grads = torch.autograd.grad(outs, sources, batched, allow_unused=True,
+                                    is_grads_batched=True)
+        rows = []
+        for r in range(len(cotangents)):
+            rows.append({n: (None if g is None else g[r].detach().cpu().double().numpy(),
+                             None if g is None else (tuple(g.shape[1:]),
+                                                     str(g.dtype).replace("torch.", ""),
+                                                     str(g.device)))
+                         for n, g in zip(wrt, grads)})
+        return rows
+
+    def jvp_many(self, inputs, params, key, tangents: np.ndarray) -> np.ndarray:
+        """J v for many v (along input or param ``key``) in one vmapped forward-mode call."""
+        args = [self._tensor(a, self.dtype) for a in inputs]
+        ps = {k: self._tensor(v, self.dtype) for k, v in params.items()}
+        primal = args[key] if isinstance(key, int) else ps[key]
+
+        def f(value):
+            a, p = list(args), dict(ps)
+            if isinstance(key, int):
+                a[key] = value
+            else:
+                p[key] = value
+            return torch.cat([o.reshape(-1) for o in self._call(a, p, self.dtype)])
+
+        def one(t):
+            return torch.func.jvp(f, (primal,), (t,))[1]
+        out = torch.func.vmap(one)(self._tensor(tangents, self.dtype))
+        return out.detach().cpu().double().numpy()
