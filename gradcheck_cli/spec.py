@@ -75,6 +75,7 @@ class CheckSpec(_Common):
     params: bool | None = None
     reference: str | None = None
     full_limit: conint(ge=0) | None = None
+    vmap: bool | None = None
     let: dict[str, Scalar] | None = None
     at: dict[str, float | list[float]] | None = None
     grid: dict[str, tuple[float, float, int]] | None = None

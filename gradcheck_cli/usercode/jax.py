@@ -105,16 +105,3 @@ class Adapter:
         return [{n: (np.asarray(g[r], dtype=np.float64),
                      (tuple(g.shape[1:]), str(g.dtype), str(list(g.devices())[0])))
                  for n, g in zip(wrt, grads)} for r in range(len(cotangents))]
-
-    def jvp_many(self, inputs, params, key, tangents):
-        args = [self._array(a, self.dtype) for a in inputs]
-
-        def f(value):
-            a = list(args)
-            a[key] = value
-            return self.jnp.concatenate([o.reshape(-1) for o in self._outs(self.fn(*a))])
-
-        def one(t):
-            return self.jax.jvp(f, (args[key],), (t,))[1]
-        return np.asarray(self.jax.vmap(one)(self.jnp.asarray(tangents, dtype=self.dtype)),
-                          dtype=np.float64)

@@ -160,22 +160,3 @@ class Adapter:
                                                      str(g.device)))
                          for n, g in zip(wrt, grads)})
         return rows
-
-    def jvp_many(self, inputs, params, key, tangents: np.ndarray) -> np.ndarray:
-        """J v for many v (along input or param ``key``) in one vmapped forward-mode call."""
-        args = [self._tensor(a, self.dtype) for a in inputs]
-        ps = {k: self._tensor(v, self.dtype) for k, v in params.items()}
-        primal = args[key] if isinstance(key, int) else ps[key]
-
-        def f(value):
-            a, p = list(args), dict(ps)
-            if isinstance(key, int):
-                a[key] = value
-            else:
-                p[key] = value
-            return torch.cat([o.reshape(-1) for o in self._call(a, p, self.dtype)])
-
-        def one(t):
-            return torch.func.jvp(f, (primal,), (t,))[1]
-        out = torch.func.vmap(one)(self._tensor(tangents, self.dtype))
-        return out.detach().cpu().double().numpy()
