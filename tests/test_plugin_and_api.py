@@ -85,3 +85,16 @@ def test_assert_gradients():
     assert gradcheck_cli.assert_gradients(layer, x, params=True).status == "pass"
     # float32 inputs are checked in float32, against float64 finite differences
     assert gradcheck_cli.assert_gradients(torch.sin, x.float()).status == "pass"
+
+
+def test_ci_gate_example_runs():
+    from pathlib import Path
+    folder = Path(__file__).resolve().parents[1] / "examples" / "ci-gate"
+    out = run_pytest(folder)
+    assert out.returncode == 0 and "1 passed" in out.stdout, out.stdout
+    import yaml
+    hooks = yaml.safe_load((folder.parents[1] / ".pre-commit-hooks.yaml").read_text())
+    assert hooks[0]["id"] == "gradcheck" and hooks[0]["entry"].startswith("gradcheck")
+    workflow = yaml.safe_load((folder / "github-workflow.yml").read_text())
+    steps = workflow["jobs"]["gradients"]["steps"]
+    assert any("torch==2.13.0" in s.get("run", "") for s in steps)
