@@ -117,3 +117,33 @@ def test_structural_failures_are_named(tmp_path):
         run_callable(dict(base, callable="m.py:missing"), source="t", base=tmp_path, label="m")
     with pytest.raises(GradcheckError, match="file not found"):
         run_callable(dict(base, callable="nope.py:f"), source="t", base=tmp_path, label="m")
+
+
+@needs("torch")
+def test_nondeterministic_backward_is_caught(tmp_path):
+    (tmp_path / "nd.py").write_text(
+        "import torch\n"
+        "class Noisy(torch.autograd.Function):\n"
+        "    @staticmethod\n"
+        "    def forward(ctx, x):\n"
+        "        ctx.save_for_backward(x)\n"
+        "        return torch.sin(x)\n"
+        "    @staticmethod\n"
+        "    def backward(ctx, g):\n"
+        "        (x,) = ctx.saved_tensors\n"
+        "        return g * torch.cos(x) * (1 + 1e-9 * torch.randn_like(x))\n"
+        "def noisy(x):\n"
+        "    return Noisy.apply(x)\n")
+    for shape in ([3], [50, 50]):  # full Jacobian, then projections
+        check = {"callable": "nd.py:noisy", "backend": "torch", "inputs": {"x": {"shape": shape}}}
+        r = run_callable(check, source="t", base=tmp_path, label="noisy")
+        assert r.status == "fail"
+        assert "nondeterministic" in r.rows[0].verdicts["torch·rev"].reason
+
+
+@needs("torch")
+def test_inputs_must_fit_the_signature(tmp_path):
+    (tmp_path / "s.py").write_text("def f(x, y):\n    return x * y\n")
+    check = {"callable": "s.py:f", "backend": "torch", "inputs": {"x": {"shape": [3]}}}
+    with pytest.raises(GradcheckError, match="do not fit the callable's signature"):
+        run_callable(check, source="t", base=tmp_path, label="f")

@@ -36,5 +36,16 @@ def render(run, **_) -> str:
                 ET.SubElement(case, "skipped", message=f"expected failure: {check.xfail}")
             out = ET.SubElement(case, "system-out")
             out.text = "\n".join(check.notes)
+            if check.status == "fail":  # and a testcase per failing row, to see each at a glance
+                for row in check.rows:
+                    bad = [v for v in row.verdicts.values() if v.status == "fail"]
+                    if not bad:
+                        continue
+                    sub = ET.SubElement(suite, "testcase", classname=source,
+                                        name=f"{check.name} · {row.label}", time="0")
+                    text = [f"{method_title(v.method)}: {v.reason} at {check.where(v)}"
+                            for v in bad]
+                    ET.SubElement(sub, "failure", message=text[0],
+                                  type="GradientMismatch").text = "\n".join(text)
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True)
