@@ -40,6 +40,14 @@ class RunResult:
         """0 when every check passes (or fails as expected), 1 otherwise."""
         return 0 if self.ok else 1
 
+    def __rich__(self):
+        from .report.table import run_renderable
+        return run_renderable(self)
+
+    def _repr_html_(self) -> str:
+        from .report.table import to_html
+        return to_html(self)
+
     def counts(self) -> dict[str, int]:
         out = {"pass": 0, "fail": 0, "xfail": 0, "xpass": 0}
         for c in self.checks:

@@ -7,6 +7,7 @@ until a check actually runs, so ``gradcheck --help`` is fast.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -17,10 +18,15 @@ from typer.core import TyperGroup
 from .errors import GradcheckError
 
 
+_OPTION = re.compile(r"^(--?[A-Za-z][\w-]*(=.*)?|--)$")
+
+
 class _DefaultToCheck(TyperGroup):
     """``gradcheck EXPR ...`` means ``gradcheck check EXPR ...``."""
 
     def parse_args(self, ctx, args):
+        # An expression may start with a minus sign ("-log(x)"): not an option.
+        args = [" " + a if a.startswith("-") and not _OPTION.match(a) else a for a in args]
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h",
                                                                        "--version"):
             args = ["check", *args]
@@ -125,8 +131,90 @@ def check_command(
                                                  help="Also write Markdown here."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only failing checks and the summary."),
     timings: bool = typer.Option(False, "--timings", help="Show each method's time."),
+    explain: bool = typer.Option(False, "--explain", help="Teaching view of every one-point "
+                                 "check: graph, forward and backward pass, steps, cost."),
+    graph: Optional[Path] = typer.Option(None, "--graph", help="Write the computational graph "
+                                         "(.dot or .mmd) of a one-point check."),
+    latex: bool = typer.Option(False, "--latex", help="Symbolic derivatives as LaTeX."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="PNG: derivatives by each method "
+                                        "over the grid, and their errors."),
+    plot_steps: Optional[Path] = typer.Option(None, "--plot-steps", help="PNG: finite-"
+                                              "difference error against the step h."),
 ):
     """Check derivatives of expressions or spec files. Exit 0: all agree; 1: a discrepancy; 2: bad input."""
+    teaching = {"explain": explain, "graph": graph, "latex": latex, "plot": plot,
+                "plot_steps": plot_steps}
+    _run(targets, at, grid, sample, points, expect, name, order, wrt, methods, rtol, atol, seed,
+         backend, device, dtype, mode, fmt, json_file, junit_file, markdown_file, quiet,
+         timings, teaching)
+
+
+@app.command("explain")
+def explain_command(
+    targets: List[str] = typer.Argument(..., help="An expression, or spec files whose "
+                                        "one-point checks to explain."),
+    at: List[str] = typer.Option([], "--at", help="The point: x=2 (repeat, or x=1,y=2)."),
+    wrt: Optional[str] = typer.Option(None, "--wrt", help="Variables to differentiate: x,y."),
+    graph: Optional[Path] = typer.Option(None, "--graph", help="Write the computational graph "
+                                         "(.dot or .mmd), with values and adjoints."),
+    latex: bool = typer.Option(False, "--latex", help="Symbolic derivatives as LaTeX."),
+    plot_steps: Optional[Path] = typer.Option(None, "--plot-steps", help="PNG: finite-"
+                                              "difference error against the step h."),
+):
+    """Show how each method differentiates, step by step (for teaching)."""
+    teaching = {"explain": True, "graph": graph, "latex": latex, "plot": None,
+                "plot_steps": plot_steps, "only": True}
+    _run(targets, at, [], [], None, [], None, None, wrt, None, None, None, None, "none", None,
+         None, None, "table", None, None, None, True, False, teaching)
+
+
+def _teach(problems, result, teaching) -> None:
+    """The teaching outputs: explanations, graph files and plots."""
+    from .report import explain as explain_report
+    from .report.graph import WRITERS
+    explainable = [p for p in problems if getattr(p, "npoints", 0) == 1
+                   and getattr(p, "n_outputs", 0) == 1]
+    wants_point = teaching["explain"] or teaching["graph"] or teaching["plot_steps"]
+    if wants_point and not explainable:
+        raise GradcheckError("nothing to explain: explain, --graph and --plot-steps need a "
+                             "check of a scalar function at one point (--at)")
+    if teaching["graph"] is not None and teaching["graph"].suffix not in WRITERS:
+        raise GradcheckError("the graph file must end in .dot or .mmd", field="--graph")
+    from .explain import explain as build_explanation
+    for i, problem in enumerate(explainable if wants_point else []):
+        e = build_explanation(problem)
+        if teaching["explain"]:
+            explain_report.print_explanation(e, latex=teaching["latex"])
+        for option, write in (("graph", lambda path: path.write_text(
+                WRITERS[path.suffix](e), encoding="utf-8")),
+                              ("plot_steps", lambda path: _plot_steps(e, path))):
+            path = teaching[option]
+            if path is not None:
+                target = path if i == 0 else path.with_stem(f"{path.stem}-{i + 1}")
+                try:
+                    write(target)
+                except OSError as exc:
+                    raise GradcheckError(f"cannot write: {exc.strerror}",
+                                         source=str(target)) from None
+    if teaching["plot"] is not None:
+        from .report.plots import plot_methods
+        grids = [p for p in problems if getattr(p, "npoints", 0) > 1]
+        if not grids:
+            raise GradcheckError("--plot needs a check over a grid or sampled points",
+                                 field="--plot")
+        for i, problem in enumerate(grids):
+            path = teaching["plot"]
+            plot_methods(problem, path if i == 0 else path.with_stem(f"{path.stem}-{i + 1}"))
+
+
+def _plot_steps(e, path) -> None:
+    from .report.plots import plot_steps
+    plot_steps(e, path)
+
+
+def _run(targets, at, grid, sample, points, expect, name, order, wrt, methods, rtol, atol, seed,
+         backend, device, dtype, mode, fmt, json_file, junit_file, markdown_file, quiet, timings,
+         teaching):
     try:
         if fmt not in FORMATS:
             raise GradcheckError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}",
@@ -147,10 +235,13 @@ def check_command(
                 except OSError as exc:
                     raise GradcheckError(f"cannot write report: {exc.strerror}",
                                          source=str(path)) from None
-        if fmt == "table":
+        if teaching.get("only"):
+            pass
+        elif fmt == "table":
             reporter("table").print_run(result, quiet=quiet, timings=timings)
         else:
             typer.echo(reporter(fmt).render(result, quiet=quiet))
+        _teach(problems, result, teaching)
     except GradcheckError as exc:
         typer.echo(f"gradcheck: error: {exc}", err=True)
         raise typer.Exit(2)

@@ -144,6 +144,15 @@ class CheckResult:
     def point_text(self, index: int | None) -> str:
         return ", ".join(f"{k}={_fmt(v)}" for k, v in self.point(index).items())
 
+    def __rich__(self):
+        """The check as rich renders it (terminal, and Jupyter through _repr_html_)."""
+        from .report.table import check_renderable
+        return check_renderable(self)
+
+    def _repr_html_(self) -> str:
+        from .report.table import to_html
+        return to_html(self)
+
     def where(self, verdict: "Verdict") -> str:
         """Where a verdict's worst value is: a point, or a location in user code."""
         return verdict.location or self.point_text(verdict.worst)

@@ -166,17 +166,26 @@ def _topological(root: Node) -> list[Node]:
     return order
 
 
-def backward(root: Node, targets: list[Node]) -> list[Node]:
-    """d root / d target for each target, as nodes (so they can be differentiated again)."""
+def backward(root: Node, targets: list[Node], trace: list | None = None) -> list[Node]:
+    """d root / d target for each target, as nodes (so they can be differentiated again).
+
+    With ``trace``, each visit is appended as ``(node, adjoint, [(parent, local)])``,
+    in the order the pass computes them (the teaching view uses it).
+    """
     adjoint = {id(root): Node(np.float64(1.0))}
     for node in reversed(_topological(root)):
         if not node.parents or id(node) not in adjoint:
             continue
         g = adjoint.pop(id(node))
+        edges = []
+        if trace is not None:
+            trace.append((node, g, edges))
         for rule, parent in zip(RULES[node.op], node.parents):
             if parent.const:
                 continue
-            contribution = g * lift(rule(node, *node.parents))
+            local = lift(rule(node, *node.parents))
+            edges.append((parent, local))
+            contribution = g * local
             prev = adjoint.get(id(parent))
             adjoint[id(parent)] = contribution if prev is None else prev + contribution
     return [adjoint.get(id(t), ZERO) for t in targets]
@@ -212,13 +221,16 @@ TRANSLATE = {
 }
 
 
-def build(program, columns: dict, wrt) -> tuple[list[Node], dict[str, Node], int]:
+def build(program, columns: dict, wrt, memo: dict | None = None):
     """Nodes for a program's outputs, evaluated at all points.
+
+    Args:
+        memo: filled with SymPy expression (and ``let`` symbol) -> node, if given.
 
     Returns:
         ``(outputs, variables, node_count)``.
     """
-    memo: dict = {}
+    memo = {} if memo is None else memo
     variables = {}
     for v in program.variables:
         variables[v.name] = memo[v] = variable(columns[v.name], v.name in wrt)

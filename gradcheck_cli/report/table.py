@@ -106,3 +106,28 @@ class _Null:
 
     def flush(self):
         pass
+
+
+def check_renderable(check):
+    """A check's table with its failures and notes, as one rich renderable."""
+    from rich.console import Group
+    parts = [check_table(check)]
+    for row, v in failures(check):
+        parts.append(Text(f"  ✗ {row.label} by {method_title(v.method)}: {v.reason} at "
+                          f"{check.where(v)}", style="bold red"))
+    parts += [Text(f"  · {n}", style="dim") for n in check.notes + framework_notes(check)]
+    return Group(*parts)
+
+
+def run_renderable(run):
+    from rich.console import Group
+    style = "bold green" if run.ok else "bold red"
+    return Group(*[check_renderable(c) for c in run.checks], Text(summary(run), style=style))
+
+
+def to_html(obj) -> str:
+    """HTML of anything with __rich__, for Jupyter."""
+    import io
+    console = Console(record=True, width=120, file=io.StringIO(), force_jupyter=False)
+    console.print(obj)
+    return console.export_html(inline_styles=True)

@@ -1,0 +1,108 @@
+"""Plots for teaching: derivatives by each method over a grid, and the
+finite-difference step trade-off. matplotlib with the non-interactive Agg backend,
+imported only here."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import GradcheckError
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError:
+        raise GradcheckError("plots need matplotlib: pip install matplotlib") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _save(fig, path) -> None:
+    try:
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+    except OSError as exc:
+        raise GradcheckError(f"cannot write plot: {exc.strerror}", source=str(path)) from None
+
+
+def plot_methods(problem, path) -> None:
+    """f and its first derivatives by every method over the check's points, and each
+    method's error against the reference on a log scale (as the course's figures
+    compare the analytic derivative with autograd)."""
+    from ..codegen import evaluate
+    from ..methods import get_method
+    from ..methods.symbolic import reference
+    plt = _pyplot()
+    varying = [v for v in problem.variable_names if np.ptp(problem.columns[v]) > 0]
+    if problem.npoints < 2:
+        raise GradcheckError("--plot needs a grid or sampled points; use --plot-steps at one point")
+    axis_name = varying[0] if len(varying) == 1 else None
+    x = problem.columns[axis_name] if axis_name else np.arange(problem.npoints)
+    order = np.argsort(x)
+    ref, _ = reference(problem)
+    outputs = {name: get_method(name).compute(problem).values for name in problem.methods}
+    for backend in problem.backends:
+        outputs[backend.name] = backend.compute(problem).values
+    keys = [k for k in problem.keys() if len(k[1]) == 1]
+    with np.errstate(all="ignore"):
+        f = evaluate(problem.program, problem.column_list(), problem.npoints)
+    fig, axes = plt.subplots(2, 1, figsize=(8, 7), sharex=True)
+    top, bottom = axes
+    for i in range(problem.n_outputs):
+        top.plot(x[order], f[i][order], color="black", lw=2, label=problem.output_label(i))
+    markers = "os^vD<>p"
+    for k, key in enumerate(keys):
+        top.plot(x[order], ref[key][order], lw=1.5, label=f"{problem.label(key)} reference")
+        for j, (name, values) in enumerate(outputs.items()):
+            if key not in values:
+                continue
+            step = max(1, problem.npoints // 25)
+            top.plot(x[order][::step], values[key][order][::step], markers[j % len(markers)],
+                     ms=4, mfc="none", label=f"{problem.label(key)} {name}")
+            err = np.abs(values[key] - ref[key])
+            bottom.semilogy(x[order], np.maximum(err[order], 1e-18), lw=1,
+                            label=f"{problem.label(key)} {name}")
+    top.set_title(f"{problem.name}: f and its derivatives by each method")
+    top.legend(fontsize=7, ncol=2)
+    top.grid(alpha=0.3)
+    bottom.set_title("|method − reference| (30-digit reference; 1e-18 stands for exact)")
+    bottom.set_xlabel(axis_name or "point index")
+    bottom.legend(fontsize=7, ncol=2)
+    bottom.grid(alpha=0.3, which="both")
+    _save(fig, path)
+    plt.close(fig)
+
+
+def plot_steps(explanation, path) -> None:
+    """Finite-difference error against the step h, log-log: the V of truncation
+    (falls as h²) and rounding (grows as ε/h), with gradcheck's step and the best marked."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for var, rows in explanation.steps.items():
+        h = np.array([r.h for r in rows])
+        err = np.maximum([r.error for r in rows], 1e-18)
+        line, = ax.loglog(h, err, "o-", ms=4, label=f"∂f/∂{var}: central difference")
+        chosen = [r for r in rows if r.chosen][0]
+        ax.loglog([chosen.h], [max(chosen.error, 1e-18)], "*", ms=16, color=line.get_color(),
+                  label=f"gradcheck's step h = {chosen.h:.2g}")
+        best = min(rows, key=lambda r: r.error)
+        ax.annotate(f"smallest error\nh = {best.h:.0e}", (best.h, max(best.error, 1e-18)),
+                    textcoords="offset points", xytext=(10, -30), fontsize=8,
+                    arrowprops={"arrowstyle": "->"})
+        value, bound = explanation.richardson[var]
+        rich = abs(value - explanation.reference[var])
+        ax.axhline(max(rich, 1e-18), ls="--", lw=1, color=line.get_color(),
+                   label=f"Richardson at gradcheck's step: error {rich:.1e}")
+    hs = np.logspace(-15, -1, 50)
+    scale = max(abs(v) for v in explanation.reference.values()) or 1.0
+    ax.loglog(hs, scale * hs ** 2, ":", color="gray", label="∝ h² (truncation)")
+    ax.loglog(hs, scale * 2.2e-16 / hs, "--", color="gray", label="∝ ε/h (rounding)")
+    ax.set_xlabel("step h")
+    ax.set_ylabel("|D(h) − reference|")
+    ax.set_ylim(1e-17, 1e1)
+    ax.set_title(f"{explanation.name}: the finite-difference step trade-off")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, which="both")
+    _save(fig, path)
+    plt.close(fig)
