@@ -170,8 +170,7 @@ def explain(problem) -> Explanation:
         raw = sp.diff(inlined, sp.Symbol(w, real=True))
         symbolic[w] = (raw, sp.simplify(exprs[(0, (w,))]))
     return Explanation(
-        name=problem.name, point=problem.point(0) if hasattr(problem, "point") else
-        {k: float(v[0]) for k, v in problem.columns.items()},
+        name=problem.name, point={k: float(v[0]) for k, v in problem.columns.items()},
         nodes=nodes, backward=steps_out,
         gradient={w: float(np.asarray(g.value).ravel()[0]) for w, g in zip(problem.wrt, grads)},
         reference={w: float(ref[(0, (w,))][0]) for w in problem.wrt},
