@@ -26,6 +26,7 @@ import numpy as np
 from ..compare import CheckResult, Row, Verdict
 from ..errors import GradcheckError
 from ..methods import backends
+from ..methods.finite_diff import richardson
 from .loader import load
 
 ADAPTERS = {"torch": ".torch", "tensorflow": ".tensorflow", "jax": ".jax"}
@@ -155,11 +156,9 @@ class _Function:
             if result is None:
                 result = np.stack([self({slot.key: b}) for b in batch])
             cols[k] = result.T  # (M, n)
-        d_half = (cols[0.5] - cols[-0.5]) / h
-        d_full = (cols[1.0] - cols[-1.0]) / (2 * h)
-        value = (4 * d_half - d_full) / 3
+        value, truncation, weights = richardson(cols[0.5], cols[-0.5], cols[1.0], cols[-1.0], h)
         size = np.maximum.reduce([np.abs(c) for c in cols.values()])
-        return value, np.abs(value - d_half) + 64 * EPS[self.fd_dtype] * size * 3 / h
+        return value, truncation + 64 * EPS[self.fd_dtype] * size * weights
 
     def jacobian_rows(self, m: int, ad=None) -> list:
         """uᵀJ for every unit u: one backward pass per output element (batched if possible)."""
@@ -178,18 +177,15 @@ class _Function:
         """(F'(x)·v, error estimate): Richardson-extrapolated central differences along v."""
         x = slot.value.astype(float)
         eps = EPS[self.fd_dtype]
-        scale = max(1.0, float(np.max(np.abs(x))) if x.size else 1.0)
-        h = 2.0 ** np.floor(np.log2(eps ** (1 / 3) * scale / max(1e-300, np.max(np.abs(v)))))
+        h = self.step(slot, float(np.max(np.abs(v))) if v.size else 1.0)
         v = v.reshape(x.shape)
 
         def at(k):
             return self({slot.key: x + k * h * v})
         fp1, fm1, fp2, fm2 = at(0.5), at(-0.5), at(1.0), at(-1.0)
-        d_half = (fp1 - fm1) / h
-        d_full = (fp2 - fm2) / (2 * h)
-        value = (4 * d_half - d_full) / 3
+        value, truncation, weights = richardson(fp1, fm1, fp2, fm2, h)
         size = np.maximum.reduce([np.abs(fp1), np.abs(fm1), np.abs(fp2), np.abs(fm2)])
-        return value, np.abs(value - d_half) + 64 * eps * size * 3 / h
+        return value, truncation + 64 * eps * size * weights
 
 
 def run_callable(check: dict, *, source: str, base: Path | None, label: str) -> CheckResult:
