@@ -144,9 +144,13 @@ def check_command(
     """Check derivatives of expressions or spec files. Exit 0: all agree; 1: a discrepancy; 2: bad input."""
     teaching = {"explain": explain, "graph": graph, "latex": latex, "plot": plot,
                 "plot_steps": plot_steps}
-    _run(targets, at, grid, sample, points, expect, name, order, wrt, methods, rtol, atol, seed,
-         backend, device, dtype, mode, fmt, json_file, junit_file, markdown_file, quiet,
-         timings, teaching)
+    _run(targets,
+         inline=dict(at=at, grid=grid, sample=sample, points=points, expect=expect, name=name),
+         overrides=dict(order=order, wrt=wrt, methods=methods, rtol=rtol, atol=atol, seed=seed,
+                        backend=backend, device=device, dtype=dtype, mode=mode),
+         output=dict(fmt=fmt, json_file=json_file, junit_file=junit_file,
+                     markdown_file=markdown_file, quiet=quiet, timings=timings),
+         teaching=teaching)
 
 
 @app.command("explain")
@@ -164,8 +168,8 @@ def explain_command(
     """Show how each method differentiates, step by step (for teaching)."""
     teaching = {"explain": True, "graph": graph, "latex": latex, "plot": None,
                 "plot_steps": plot_steps, "only": True}
-    _run(targets, at, [], [], None, [], None, None, wrt, None, None, None, None, "none", None,
-         None, None, "table", None, None, None, True, False, teaching)
+    _run(targets, inline=dict(at=at), overrides=dict(wrt=wrt, backend="none"), output={},
+         teaching=teaching)
 
 
 def _teach(problems, result, teaching) -> None:
@@ -190,7 +194,7 @@ def _teach(problems, result, teaching) -> None:
                               ("plot_steps", lambda path: _plot_steps(e, path))):
             path = teaching[option]
             if path is not None:
-                target = path if i == 0 else path.with_stem(f"{path.stem}-{i + 1}")
+                target = _numbered(path, i)
                 try:
                     write(target)
                 except OSError as exc:
@@ -203,8 +207,12 @@ def _teach(problems, result, teaching) -> None:
             raise GradcheckError("--plot needs a check over a grid or sampled points",
                                  field="--plot")
         for i, problem in enumerate(grids):
-            path = teaching["plot"]
-            plot_methods(problem, path if i == 0 else path.with_stem(f"{path.stem}-{i + 1}"))
+            plot_methods(problem, _numbered(teaching["plot"], i))
+
+
+def _numbered(path: Path, i: int) -> Path:
+    """The i-th of several output files: plot.png, plot-2.png, ..."""
+    return path if i == 0 else path.with_stem(f"{path.stem}-{i + 1}")
 
 
 def _plot_steps(e, path) -> None:
@@ -212,23 +220,22 @@ def _plot_steps(e, path) -> None:
     plot_steps(e, path)
 
 
-def _run(targets, at, grid, sample, points, expect, name, order, wrt, methods, rtol, atol, seed,
-         backend, device, dtype, mode, fmt, json_file, junit_file, markdown_file, quiet, timings,
-         teaching):
+def _run(targets, *, inline: dict, overrides: dict, output: dict, teaching: dict):
+    """Parse the inline options, run the checks, report, and exit with the verdict."""
+    fmt = output.get("fmt", "table")
+    quiet, timings = output.get("quiet", False), output.get("timings", False)
     try:
         if fmt not in FORMATS:
             raise GradcheckError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}",
                                  field="--format")
-        inline = _inline(at, grid, sample, points, expect, name)
-        overrides = {"order": order, "wrt": wrt, "methods": methods, "rtol": rtol,
-                     "atol": atol, "seed": seed, "backend": backend, "device": device,
-                     "dtype": dtype, "mode": mode}
+        inline = _inline(inline.get("at", []), inline.get("grid", []), inline.get("sample", []),
+                         inline.get("points"), inline.get("expect", []), inline.get("name"))
         from . import api  # the library: SymPy and numpy load from here on
         from .report import reporter
         problems = api.collect(list(targets), inline=inline, overrides=overrides)
         result = api.run(problems)
-        for path, kind in ((json_file, "json"), (junit_file, "junit"),
-                           (markdown_file, "markdown")):
+        for kind in ("json", "junit", "markdown"):
+            path = output.get(f"{kind}_file")
             if path is not None:
                 try:
                     path.write_text(reporter(kind).render(result) + "\n", encoding="utf-8")

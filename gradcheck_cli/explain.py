@@ -149,8 +149,8 @@ def explain(problem) -> Explanation:
                 names[node]
         else:
             inputs = [_label(p, names) for p in node.parents]
-            formula = FORMATS.get(node.op, node.op + "({})").format(
-                *inputs) if node.op in FORMATS else f"{node.op}({', '.join(inputs)})"
+            formula = (FORMATS[node.op].format(*inputs) if node.op in FORMATS
+                       else f"{node.op}({', '.join(inputs)})")
             op = node.op
         nodes.append(GraphNode(names[node], op, inputs, formula,
                                float(np.asarray(node.value).ravel()[0]),
