@@ -24,6 +24,8 @@ from sympy.core.function import ArgumentIndexError
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import MpmathPrinter
 
+from .blocks import assemble
+
 
 
 @dataclass(frozen=True)
@@ -127,13 +129,26 @@ def compile_program(program: Program, modules: str = "numpy", *, cse: bool = Tru
 
 
 def evaluate(program: Program, columns: Sequence[np.ndarray], npoints: int) -> np.ndarray:
-    """Evaluate a program in float64 at all points; returns shape (outputs, points)."""
+    """Evaluate a program in float64 at all points; returns shape (outputs, points).
+
+    The points are evaluated in blocks, in parallel (see :mod:`gradcheck_cli.blocks`).
+    """
+    return assemble(lambda sl: evaluate_block(program, columns, sl), npoints)
+
+
+def evaluate_block(program: Program, columns: Sequence, sl: slice) -> np.ndarray:
+    """The program's outputs at the points ``sl`` (a slice or indices): shape (outputs, points).
+
+    A column is anything sliced by ``column[sl]`` (an array, or a shifted view).
+    """
     fn = compile_program(program, "numpy")
+    block = [c[sl] if np.ndim(c) else c for c in columns]
+    n = sl.stop - sl.start if isinstance(sl, slice) else len(sl)
     with np.errstate(all="ignore"):
-        values = fn(*columns)
-    out = np.empty((len(program.outputs), npoints))
+        values = fn(*block)
+    out = np.empty((len(values), n))
     for i, value in enumerate(values):
-        out[i] = np.broadcast_to(np.asarray(value, dtype=float).real, (npoints,))
+        out[i] = np.asarray(value, dtype=float).real
     return out
 
 

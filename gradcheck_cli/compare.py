@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .blocks import map_blocks
 from .codegen import Program, error_scale_program, evaluate
 from .methods import finite_diff as fdm
 from .methods.symbolic import (REFERENCE_DPS, REFERENCE_MAX_POINTS, derivative_program,
@@ -175,25 +176,21 @@ def _classify(problem, keys):
     """Kink analysis per key: (kind, lower, upper) arrays, from one-sided differences.
 
     The derivative of order k is analysed through the order k-1 derivative
-    (f itself for first derivatives) along the last variable.
+    (f itself for first derivatives) along the last variable. A smooth f (no
+    abs, relu, max...) has no kinks: every key gets ``(None, None, None)``, and
+    finite differences skip their own stencils that leave the domain.
     """
+    if fdm.is_smooth(problem.program):
+        return {key: (None, None, None) for key in keys}
     result = {}
     stencils = {}
-    smooth = fdm.is_smooth(problem.program)
     for key in keys:
-        if smooth and len(key[1]) > 1:
-            # Smooth f: no kinks anywhere (finite differences skip their own domain edges).
-            zeros = np.zeros(problem.npoints)
-            result[key] = (np.full(problem.npoints, fdm.SMOOTH), zeros, zeros)
-            continue
         out, idx = key
         base_order = len(idx) - 1
         if base_order not in stencils:
             if base_order == 0:
-                program = problem.program
-                stencils[0] = (problem.cache.get("stencil1") or
-                               fdm.Stencil(problem, program, 1), [(i, ()) for i in
-                                                                    range(problem.n_outputs)])
+                stencils[0] = (fdm.Stencil(problem, problem.program, 1),
+                               [(i, ()) for i in range(problem.n_outputs)])
             else:
                 dprog, dkeys = derivative_program(problem)
                 lower = [k for k in dkeys if len(k[1]) == base_order]
@@ -203,8 +200,7 @@ def _classify(problem, keys):
         st, base_keys = stencils[base_order]
         cache_key = (base_order, idx[-1])
         if cache_key not in stencils:
-            analyse = fdm.edges_only if smooth else fdm.one_sided
-            stencils[cache_key] = analyse(st, idx[-1])
+            stencils[cache_key] = fdm.one_sided(st, idx[-1])
         kind, left, right = stencils[cache_key]
         row = base_keys.index((out, idx[:-1]))
         result[key] = (kind[row], np.minimum(left[row], right[row]),
@@ -245,9 +241,13 @@ def compare(problem, outputs: dict, timings: dict[str, float]) -> CheckResult:
         outside |= excluded
         # A kink of f makes its higher derivatives undefined at that point.
         for var in set(key[1]) if len(key[1]) > 1 else ():
-            excluded = excluded | (classes[(key[0], (var,))][0] == fdm.KINK)
-        kink = (kind == fdm.KINK) & ~excluded
-        kink_points |= kink
+            below = classes[(key[0], (var,))][0]
+            if below is not None:
+                excluded |= below == fdm.KINK
+        kink = None
+        if kind is not None:
+            kink = (kind == fdm.KINK) & ~excluded
+            kink_points |= kink
         verdicts = {}
         for name, d in outputs.items():
             if key in d.unavailable:
@@ -258,7 +258,7 @@ def compare(problem, outputs: dict, timings: dict[str, float]) -> CheckResult:
             use = ~excluded
             if name == "symbolic":
                 use &= exact  # elsewhere the reference *is* the float64 symbolic value
-            if name == "fd":
+            if name == "fd" and kind is not None:
                 rough = kind == fdm.ROUGH
                 rough_points |= rough & use
                 use &= ~rough
@@ -269,11 +269,13 @@ def compare(problem, outputs: dict, timings: dict[str, float]) -> CheckResult:
             dtype = d.info.get("dtype", "float64")
             verdicts[name] = _verdict(problem, name, d, key, r, scales[dtype != "float64"],
                                       use, kink, lower, upper, dtype)
-        finite = r[np.isfinite(r)]
+        finite = ~excluded | np.isfinite(r)
+        some = bool(finite.any())
         rows.append(Row(key, problem.label(key),
-                        float(finite.min()) if finite.size else None,
-                        float(finite.max()) if finite.size else None,
-                        verdicts, excluded=int(excluded.sum()), kinks=int(kink.sum())))
+                        float(np.min(r, where=finite, initial=np.inf)) if some else None,
+                        float(np.max(r, where=finite, initial=-np.inf)) if some else None,
+                        verdicts, excluded=int(excluded.sum()),
+                        kinks=int(kink.sum()) if kink is not None else 0))
     points = problem.columns
     if n <= REFERENCE_MAX_POINTS:
         notes.append(f"reference: SymPy with mpmath at {REFERENCE_DPS} digits at every point")
@@ -348,56 +350,95 @@ def _example(points: dict, mask: np.ndarray) -> str:
 
 def _verdict(problem, name, d, key, ref, scales, use, kink, lower, upper,
              dtype="float64") -> Verdict:
-    value = d.values[key]
+    """One method's verdict on one derivative: pass/fail, the worst point, the largest error.
+
+    Points are measured block by block (see :mod:`gradcheck_cli.blocks`); the few
+    that fail the plain tolerance ("suspects") then get the rounding allowances,
+    which cost an evaluation of the error-scale program, and are measured again.
+    """
+    n = len(ref)
+    value = np.broadcast_to(d.values[key], ref.shape)
     rtol, atol = tolerance(name, problem, dtype)
-    ulps = ROUNDING_ULPS * DTYPE_EPS[dtype]
-    tol = atol + rtol * np.abs(ref)
-    if name == "fd" and key in d.errors:
-        tol = tol + FD_SAFETY * d.errors[key]
-    # At a kink, distance to the subgradient interval [lower, upper] replaces |value - ref|.
-    dist = np.where(kink, np.maximum(0.0, np.maximum(lower - value, value - upper)),
-                    np.abs(value - ref))
-    tol = np.where(kink, tol + 1e-6 * (upper - lower), tol)
-    # Rounding allowances, only where the value fails without them.
-    suspect = np.flatnonzero(use & ~(dist <= tol))
-    if suspect.size:
-        extra = ulps * scales.at(key, suspect)
-        if name == "fd" and key in d.rounding:
-            weights = np.broadcast_to(d.rounding[key], ref.shape)[suspect]
-            f_scale = scales.at((key[0], ()), suspect)
-            extra = extra + FD_SAFETY * EPS * f_scale * weights
-        tol[suspect] += extra
-    nonfinite = ~np.isfinite(value) & use
-    with np.errstate(all="ignore"):
-        ratio = np.where(dist <= tol, 0.0, dist / np.where(tol > 0, tol, np.inf))
-        ratio = np.where(tol > 0, ratio, np.where(dist > 0, np.inf, 0.0))
-    ratio = np.where(nonfinite, np.inf, ratio)
-    ratio = np.where(use, ratio, -1.0)
-    compared = int(use.sum())
+    errors = d.errors.get(key) if name == "fd" else None
+    if kink is not None and not kink.any():
+        kink = None
+
+    def measure(ix, extra=0.0):
+        """(|value - ref|, tolerance, relative error (absolute near zero), near zero) at ix."""
+        v, r = value[ix], ref[ix]
+        size = np.abs(r)
+        floor = atol + extra  # the tolerance's absolute part
+        if errors is not None:
+            floor = floor + FD_SAFETY * errors[ix]
+        tol = rtol * size + floor
+        dist = np.abs(v - r)
+        if kink is not None:
+            # At a kink, distance to the subgradient interval [lower, upper] replaces |value - ref|.
+            at_kink, lo, hi = kink[ix], lower[ix], upper[ix]
+            dist = np.where(at_kink, np.maximum(0.0, np.maximum(lo - v, v - hi)), dist)
+            floor = np.where(at_kink, floor + 1e-6 * (hi - lo), floor)
+            tol = rtol * size + floor
+        near_zero = size <= floor
+        rel = np.divide(dist, size)
+        if near_zero.any():
+            rel[near_zero] = np.broadcast_to(dist, rel.shape)[near_zero]
+        return dist, tol, rel, near_zero
+
+    def block(sl):
+        dist, tol, rel, _ = measure(sl)
+        used = use[sl]
+        good = dist <= tol
+        suspects = np.flatnonzero(used > good) + sl.start  # used and not within tolerance
+        good &= used
+        rel[~good] = -1.0  # where good, rel is finite (size 0 counts as near zero)
+        j = int(np.argmax(rel))
+        return int(np.count_nonzero(used)), suspects, float(rel[j]), sl.start + j
+
+    parts = map_blocks(block, n)
+    compared = sum(p[0] for p in parts)
     if compared == 0:
         return Verdict(name, "n/a", reason="no point to compare")
-    worst = int(np.argmax(ratio))
-    near_zero = np.abs(ref) <= tol - rtol * np.abs(ref)
-    with np.errstate(all="ignore"):
-        rel = np.where(near_zero, dist, dist / np.abs(ref))
-    rel = np.where(use & np.isfinite(rel), rel, -1.0)
-    err_at = int(np.argmax(rel))
-    failed = ratio[worst] > 1.0
+    suspect = np.concatenate([p[1] for p in parts])
+    error, err_at = max((p[2], p[3]) for p in parts)
+
+    def allowance(ix):
+        """The rounding allowances at points ix: eps E of the derivative (and of f for FD)."""
+        extra = ROUNDING_ULPS * DTYPE_EPS[dtype] * scales.at(key, ix)
+        if name == "fd" and key in d.rounding:
+            weights = np.broadcast_to(d.rounding[key], ref.shape)[ix]
+            extra = extra + FD_SAFETY * EPS * scales.at((key[0], ()), ix) * weights
+        return extra
+
+    failed, reason, worst = False, None, None
+    if suspect.size:
+        dist, tol, rel, _ = measure(suspect, allowance(suspect))
+        nonfinite = ~np.isfinite(value[suspect])
+        ratio = np.where(dist <= tol, 0.0, dist / np.where(tol > 0, tol, np.inf))
+        ratio = np.where(tol > 0, ratio, np.where(dist > 0, np.inf, 0.0))
+        ratio = np.where(nonfinite, np.inf, ratio)
+        rel = np.where(np.isfinite(rel), rel, -1.0)
+        i = int(np.argmax(rel))
+        if rel[i] > error:
+            error, err_at = float(rel[i]), int(suspect[i])
+        w = int(np.argmax(ratio))
+        failed, worst = bool(ratio[w] > 1.0), int(suspect[w])
+        if failed:
+            reason = ("non-finite" if nonfinite[w] else
+                      "outside the subgradient interval" if kink is not None and kink[worst]
+                      else "outside tolerance")
+    if error < 0:  # no finite error anywhere: report the first compared point
+        err_at = int(np.argmax(use))
     at = worst if failed else err_at
-    reason = None
-    if failed:
-        if nonfinite[worst]:
-            reason = "non-finite"
-        elif kink[worst]:
-            reason = "outside the subgradient interval"
-        else:
-            reason = "outside tolerance"
-    shown_tol = float(tol[at])
-    if not failed and not np.isin(at, suspect):  # report the full allowance there
-        shown_tol += float(ulps * scales.at(key, np.array([at]))[0])
+
+    def at_point(i):  # with the rounding allowance where it was needed (and evaluated)
+        ix = np.array([i])
+        return measure(ix, allowance(ix) if np.isin(i, suspect) else 0.0)
+
+    _, tol_at, _, _ = at_point(at)
+    near_zero = at_point(err_at)[3]
     return Verdict(
         name, "fail" if failed else "pass", compared=compared,
-        error=float(rel[err_at]) if rel[err_at] >= 0 else None,
-        error_kind="abs" if near_zero[err_at] else "rel",
+        error=float(error) if error >= 0 else None,
+        error_kind="abs" if near_zero[0] else "rel",
         worst=at, value=float(value[at]), reference=float(ref[at]),
-        tolerance=shown_tol, reason=reason)
+        tolerance=float(tol_at[0]), reason=reason)

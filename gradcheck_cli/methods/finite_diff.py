@@ -13,17 +13,20 @@ scale (see codegen.error_scale_program), so cancellation inside f is counted.
 
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
 import sympy as sp
 
-from ..codegen import Program, error_scale_program, evaluate
+from ..blocks import assemble
+from ..codegen import Program, error_scale_program, evaluate, evaluate_block
 from ..functions import relu
 from . import Derivatives, Method
 
 EPS = float(np.finfo(np.float64).eps)
 STEP_FACTOR = {1: EPS ** (1 / 3), 2: EPS ** (1 / 4)}
+MANTISSA = np.int64((1 << 52) - 1)
 
 # Point classes from the one-sided analysis.
 SMOOTH, KINK, ROUGH = 0, 1, 2
@@ -37,7 +40,9 @@ def step(x: np.ndarray, order: int) -> np.ndarray:
     by rounding of the abscissae -- an error of ulp(x)/h, 1e-11 at x = pi.
     """
     target = STEP_FACTOR[order] * np.maximum(1.0, np.abs(x))
-    return np.exp2(np.floor(np.log2(target)))
+    # The power of two at or below target: target's bits with the mantissa cleared
+    # (target is positive and normal), exactly 2^floor(log2(target)).
+    return (target.view(np.int64) & ~MANTISSA).view(np.float64)
 
 
 def scale_values(problem, program, inexact: bool = False) -> np.ndarray:
@@ -74,10 +79,12 @@ def combined_scales(problem, inexact: bool = False):
 
 
 class Stencil:
-    """Evaluations of a program at points shifted along one variable, cached.
+    """Evaluations of a program at points shifted along one variable.
 
-    ``at(var, k)`` is the program's outputs (shape (outputs, points)) at
-    x + k * h(var), for the step of the given derivative order.
+    ``at(shifts)`` is the program's outputs (shape (outputs, points)) at
+    x + k * h(var) for each ``var: k`` in ``shifts``, for the step of the given
+    derivative order, cached; ``block(sl, shifts)`` the same at the points
+    ``sl`` only, not cached (finite differences work block by block).
     """
 
     def __init__(self, problem, program, order: int = 1):
@@ -85,14 +92,21 @@ class Stencil:
         self._cache: dict = {}
         self.steps = {v: step(problem.columns[v], order) for v in problem.wrt}
 
+    def _columns(self, key):
+        cols = self.problem.columns
+        return self.problem.column_list({v: _Shifted(cols[v], k, self.steps[v]) for v, k in key})
+
     def at(self, shifts: dict[str, float]) -> np.ndarray:
         key = tuple(sorted((v, k) for v, k in shifts.items() if k))
         if key not in self._cache:
-            cols = self.problem.columns
-            moved = {v: cols[v] + k * self.steps[v] for v, k in key}
-            self._cache[key] = evaluate(self.program, self.problem.column_list(moved),
-                                        self.problem.npoints)
+            self._cache[key] = evaluate(self.program, self._columns(key), self.problem.npoints)
         return self._cache[key]
+
+    def block(self, sl: slice, shifts: dict[str, float]) -> np.ndarray:
+        key = tuple(sorted((v, k) for v, k in shifts.items() if k))
+        if key in self._cache:
+            return self._cache[key][:, sl]
+        return evaluate_block(self.program, self._columns(key), sl)
 
     def scale(self, var: str | None = None, shifts=(), other: str | None = None) -> np.ndarray:
         """The rounding-error scale of f over a stencil, in units of eps.
@@ -117,6 +131,23 @@ class Stencil:
         return scale
 
 
+class _Shifted:
+    """A column moved by k steps, formed block by block as the program is evaluated."""
+
+    ndim = 1
+
+    def __init__(self, base: np.ndarray, k: float, h: np.ndarray):
+        self.base, self.k, self.h = base, k, h
+
+    def __getitem__(self, sl):
+        return self.base[sl] + self.k * self.h[sl]
+
+
+def _largest(*values):
+    """max |f| over a stencil's values."""
+    return functools.reduce(np.maximum, (np.abs(v) for v in values))
+
+
 def richardson(up_half, down_half, up, down, h):
     """Central differences at h/2 and h, extrapolated: (value, truncation error, Σ|weights|).
 
@@ -130,31 +161,89 @@ def richardson(up_half, down_half, up, down, h):
 
 
 def first(st: Stencil, var: str):
-    """d/d var by Richardson-extrapolated central differences: (value, error, Σ|weights|)."""
-    value, truncation, weights = richardson(st.at({var: 0.5}), st.at({var: -0.5}),
-                                            st.at({var: 1}), st.at({var: -1}), st.steps[var])
-    return value, truncation + EPS * st.size(var, (0.5, 1)) * weights, weights
+    """d/d var by Richardson-extrapolated central differences.
+
+    Returns:
+        ``(value, error, Σ|weights|, off_edge)``; off_edge marks points whose
+        stencil leaves the domain.
+    """
+    h = st.steps[var]
+    shifts = [{var: s} for s in (0.5, -0.5, 1, -1)]
+
+    def block(sl):
+        up_half, down_half, up, down = (st.block(sl, s) for s in shifts)
+        value, truncation, weights = richardson(up_half, down_half, up, down, h[sl])
+        # f at the point itself lies between its neighbours: they bound |f| well enough.
+        size = _largest(up_half, down_half, up, down)
+        return value, truncation + EPS * size * weights, _off_edge(st, sl, value)
+
+    value, error, off_edge = assemble(block, st.problem.npoints)
+    return value, error, 3 / h, off_edge
 
 
 def second(st: Stencil, a: str, b: str):
     """d2 / da db: second differences (a == b) or the four-point stencil, extrapolated."""
     if a == b:
         h = st.steps[a]
-        f0 = st.at({})
-
-        def diff2(k):
-            return (st.at({a: k}) - 2 * f0 + st.at({a: -k})) / (k * h) ** 2
+        shifts = [{a: s} for s in (0.5, -0.5, 1, -1)]
         weights = 4 / h ** 2 * (16 / 3 + 4 / 12)
+
+        def diff2(f0, up, down, k, h):
+            return (up - 2 * f0 + down) / (k * h) ** 2
+
+        def pointwise(f0, up_half, down_half, up, down, h, weights):
+            small, large = diff2(f0, up_half, down_half, 0.5, h), diff2(f0, up, down, 1, h)
+            value = (4 * small - large) / 3
+            size = _largest(f0, up_half, down_half, up, down)
+            return (value, np.abs(value - small) + EPS * size * weights,
+                    _off_edge(st, None, value, f0))
+        extra = (h, weights)
     else:
         ha, hb = st.steps[a], st.steps[b]
-
-        def diff2(k):
-            return (st.at({a: k, b: k}) - st.at({a: k, b: -k}) - st.at({a: -k, b: k})
-                    + st.at({a: -k, b: -k})) / (4 * k * k * ha * hb)
+        shifts = [{a: s * k, b: t * k} for k in (0.5, 1) for s, t in
+                  ((1, 1), (1, -1), (-1, 1), (-1, -1))]
         weights = (16 / 3 + 1 / 3) / (ha * hb)
-    small, large = diff2(0.5), diff2(1)
-    value = (4 * small - large) / 3
-    return value, np.abs(value - small) + EPS * st.size(a, (0.5, 1), b) * weights, weights
+
+        def diff2(pp, pm, mp, mm, k, ha, hb):
+            return (pp - pm - mp + mm) / (4 * k * k * ha * hb)
+
+        def pointwise(f0, *rest):
+            around, (ha, hb, weights) = rest[:8], rest[8:]
+            small = diff2(*around[:4], 0.5, ha, hb)
+            large = diff2(*around[4:], 1, ha, hb)
+            value = (4 * small - large) / 3
+            return (value, np.abs(value - small) + EPS * _largest(f0, *around) * weights,
+                    _off_edge(st, None, value, f0))
+        extra = (ha, hb, weights)
+    value, error, off_edge = _over_stencil(st, shifts, pointwise, *extra)
+    return value, error, weights, off_edge
+
+
+def _off_edge(st: Stencil, sl: slice, value: np.ndarray, f0: np.ndarray | None = None):
+    """Points of the block ``sl`` whose stencil reaches past a domain edge (log(x - 1)
+    just above 1): they say nothing about the derivative, and are skipped -- unless
+    f itself is not finite at the point: then float64 evaluation is broken, and
+    finite differences fail "non-finite" there. f is evaluated only where needed."""
+    off = ~np.isfinite(value)
+    if f0 is not None:
+        return off & np.isfinite(f0)
+    columns = np.flatnonzero(off.any(axis=0))
+    if columns.size:
+        f0 = evaluate_block(st.program, st.problem.column_list(), sl.start + columns)
+        off[:, columns] &= np.isfinite(f0)
+    return off
+
+
+def _over_stencil(st: Stencil, shifts, pointwise, *extra):
+    """``pointwise(f0, *values at the shifts, *extra)``, block by block over the points.
+
+    The shifted evaluations live one block at a time: a 10^6-point check never
+    holds its stencil's values as whole arrays.
+    """
+    def block(sl):
+        values = [st.block(sl, {})] + [st.block(sl, s) for s in shifts]
+        return pointwise(*values, *(e[..., sl] if np.ndim(e) else e for e in extra))
+    return assemble(block, st.problem.npoints)
 
 
 PIECEWISE = (sp.Abs, sp.sign, sp.Heaviside, sp.Max, sp.Min, relu)
@@ -164,14 +253,6 @@ def is_smooth(program) -> bool:
     """No piecewise node (abs, sign, relu, max, min): smooth wherever it is defined."""
     exprs = [e for _, e in program.lets] + list(program.outputs)
     return not any(e.has(*PIECEWISE) for e in exprs)
-
-
-def edges_only(st: Stencil, var: str):
-    """The analysis for a smooth f: only stencils that leave the domain are rough."""
-    f0 = st.at({})
-    stencil = st.at({var: 0.5}) + st.at({var: -0.5}) + st.at({var: 1}) + st.at({var: -1})
-    kind = np.where(~np.isfinite(stencil) & np.isfinite(f0), ROUGH, SMOOTH)
-    return kind, f0, f0
 
 
 def one_sided(st: Stencil, var: str):
@@ -239,14 +320,9 @@ class FiniteDifferences(Method):
                 if out:  # all outputs come at once with output 0
                     continue
                 if len(idx) == 1:
-                    value, error, weights = first(st1, idx[0])
+                    value, error, weights, off_edge = first(st1, idx[0])
                 else:
-                    value, error, weights = second(st2, *idx)
-                # A stencil reaching past a domain edge (log(x - 1) just above 1) says
-                # nothing about the derivative: skip those points, unless f itself is not
-                # finite there -- then float64 evaluation is broken and FD fails "non-finite".
-                f0 = st1.at({})
-                off_edge = ~np.isfinite(value) & np.isfinite(f0)
+                    value, error, weights, off_edge = second(st2, *idx)
                 for o in range(problem.n_outputs):
                     result.values[(o, idx)] = value[o]
                     result.errors[(o, idx)] = error[o]
@@ -254,6 +330,5 @@ class FiniteDifferences(Method):
                     # The rounding term for cancellation inside f, eps * E(f) * weights, is
                     # added by the comparison, and only where the value would otherwise fail.
                     result.rounding[(o, idx)] = weights
-        problem.cache["stencil1"] = st1
         result.seconds = time.perf_counter() - start
         return result

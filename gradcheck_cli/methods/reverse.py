@@ -17,6 +17,7 @@ import numpy as np
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p, log2, log10
 
+from ..blocks import assemble
 from ..errors import GradcheckError
 from ..functions import cbrt, relu, sigmoid, softplus
 from . import Derivatives, Method, broadcast
@@ -221,6 +222,34 @@ TRANSLATE = {
 }
 
 
+def _plan(program) -> list:
+    """The program's distinct subexpressions in evaluation order, cached on the program.
+
+    Each step is ``(target, expr)``: a subexpression to translate (target is
+    expr) or a ``let`` symbol naming an expression already translated.
+    Computed once, so evaluating the program block by block does not walk the
+    SymPy tree for every block.
+    """
+    key = "reverse plan"
+    if key not in program._cache:
+        steps, seen = [], set(program.variables)
+
+        def visit(expr):
+            # Bottom-up without deep recursion on long chains of lets.
+            for sub in sp.postorder_traversal(expr):
+                if sub not in seen:
+                    seen.add(sub)
+                    steps.append((sub, sub))
+        for sym, expr in program.lets:
+            visit(expr)
+            seen.add(sym)
+            steps.append((sym, expr))
+        for out in program.outputs:
+            visit(out)
+        program._cache[key] = steps
+    return program._cache[key]
+
+
 def build(program, columns: dict, wrt, memo: dict | None = None):
     """Nodes for a program's outputs, evaluated at all points.
 
@@ -234,30 +263,17 @@ def build(program, columns: dict, wrt, memo: dict | None = None):
     variables = {}
     for v in program.variables:
         variables[v.name] = memo[v] = variable(columns[v.name], v.name in wrt)
-
-    def node_of(expr):
-        if expr in memo:
-            return memo[expr]
-        if expr.is_Number or expr.is_NumberSymbol:
-            result = Node(np.float64(float(expr)))
+    for target, expr in _plan(program):
+        if target is not expr:  # a let: its name stands for the expression's node
+            memo[target] = memo[expr]
+        elif expr.is_Number or expr.is_NumberSymbol:
+            memo[expr] = Node(np.float64(float(expr)))
         else:
             rule = TRANSLATE.get(expr.func)
             if rule is None:
                 raise GradcheckError(f"the reverse engine has no rule for {expr.func.__name__}")
-            result = rule(*[node_of(a) for a in expr.args])
-        memo[expr] = result
-        return result
-
-    def walk(expr):
-        # Translate bottom-up without deep recursion on long chains of lets.
-        for sub in sp.postorder_traversal(expr):
-            node_of(sub)
-        return node_of(expr)
-
-    for sym, expr in program.lets:
-        memo[sym] = walk(expr)
-    outputs = [walk(out) for out in program.outputs]
-    return outputs, variables, len(memo)
+            memo[expr] = rule(*[memo[a] for a in expr.args])
+    return [memo[out] for out in program.outputs], variables, len(memo)
 
 
 class ReverseMode(Method):
@@ -268,22 +284,40 @@ class ReverseMode(Method):
 
     def compute(self, problem) -> Derivatives:
         start = time.perf_counter()
-        with np.errstate(all="ignore"):
-            outputs, variables, count = build(problem.program, problem.columns, problem.wrt)
-            targets = [variables[w] for w in problem.wrt]
-            values = {}
-            level = {(i, ()): out for i, out in enumerate(outputs)}
-            for _ in range(problem.order):
-                nxt = {}
-                for (out, idx), node in level.items():
-                    first = problem.wrt.index(idx[-1]) if idx else 0
-                    grads = backward(node, targets[first:])
-                    for w, g in zip(problem.wrt[first:], grads):
-                        nxt[(out, idx + (w,))] = g
-                values.update({k: broadcast(n.value, problem.npoints) for k, n in nxt.items()})
-                level = nxt
-        return Derivatives(values=values, info={"nodes": count},
+        keys, count = [], [0]
+
+        def block(sl):  # points are independent: one graph per block of points
+            columns = {name: c[sl] for name, c in problem.columns.items()}
+            values, count[0] = derivatives(problem.program, columns, problem.wrt, problem.order)
+            keys[:] = list(values)
+            return np.array([broadcast(v, sl.stop - sl.start) for v in values.values()])
+
+        stacked = assemble(block, problem.npoints)
+        return Derivatives(values=dict(zip(keys, stacked)), info={"nodes": count[0]},
                            seconds=time.perf_counter() - start)
 
 
-__all__ = ["Node", "RULES", "TRANSLATE", "backward", "build", "ReverseMode"]
+def derivatives(program, columns: dict, wrt, order: int) -> tuple[dict, int]:
+    """Every derivative up to ``order`` by reverse mode (reverse over reverse beyond 1).
+
+    Returns:
+        ``({(output, variables): value}, node_count)``; variables in ``wrt``
+        order, each combination once (∂²/∂x∂y, not also ∂²/∂y∂x).
+    """
+    outputs, variables, count = build(program, columns, wrt)
+    targets = [variables[w] for w in wrt]
+    values = {}
+    level = {(i, ()): out for i, out in enumerate(outputs)}
+    for _ in range(order):
+        nxt = {}
+        for (out, idx), node in level.items():
+            first = wrt.index(idx[-1]) if idx else 0
+            grads = backward(node, targets[first:])
+            for w, g in zip(wrt[first:], grads):
+                nxt[(out, idx + (w,))] = g
+        values.update({k: n.value for k, n in nxt.items()})
+        level = nxt
+    return values, count
+
+
+__all__ = ["Node", "RULES", "TRANSLATE", "backward", "build", "derivatives", "ReverseMode"]
