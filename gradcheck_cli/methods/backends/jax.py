@@ -82,3 +82,8 @@ class Adapter:
                              for j, x in enumerate(xs))
             return jax.jvp(fn, xs, tangents)[1]
         return directional
+
+    def compile(self, fn):
+        """One XLA program for all the derivatives: eager JAX compiles every primitive
+        for each new shape, which costs more than compiling the whole once."""
+        return jax.jit(fn)
