@@ -92,9 +92,26 @@ def _backends(merged: dict) -> tuple:
     backends.parse_device(device)
     dtype = str(merged.get("dtype") or "float64")
     if dtype not in backends.DTYPES:
-        raise GradcheckError(f"unsupported dtype {dtype!r}; choose float64 or float32")
+        raise GradcheckError(f"unsupported dtype {dtype!r}; choose "
+                             f"{', '.join(backends.DTYPES)}")
     return tuple(backends.Backend(f, m, device, dtype) for f in frameworks
                  for m in backends.modes(merged.get("mode")))
+
+
+def expected_failure(merged: dict) -> str | None:
+    """The reason a check is expected to fail in this run, or None.
+
+    ``xfail`` is a reason, ``true``, or ``{reason, dtype}`` where dtype (one or a
+    list) limits it to those dtypes.
+    """
+    xfail = merged.get("xfail")
+    if isinstance(xfail, dict):
+        dtypes = xfail.get("dtype")
+        dtypes = [dtypes] if isinstance(dtypes, str) else dtypes
+        if dtypes is not None and str(merged.get("dtype") or "float64") not in dtypes:
+            return None
+        xfail = xfail["reason"]
+    return (xfail if isinstance(xfail, str) else "expected to fail") if xfail else None
 
 
 def build_problem(check: dict, *, source: str = COMMAND_LINE, defaults: dict | None = None,
@@ -199,16 +216,12 @@ def build_problem(check: dict, *, source: str = COMMAND_LINE, defaults: dict | N
         atol = _tolerances(merged.get("atol"))
     except GradcheckError as exc:
         raise exc.located(source=source, check=label, field=current) from None
-    xfail = merged.get("xfail")
-    if isinstance(xfail, dict):  # expected to fail only in one dtype
-        applies = xfail.get("dtype") in (None, str(merged.get("dtype") or "float64"))
-        xfail = xfail["reason"] if applies else None
     return Problem(
         name=label, source=source,
         program=Program(tuple(variables), tuple(lets), tuple(outputs)),
         wrt=tuple(wrt), order=order, columns=columns, expect=expect,
         rtol=rtol, atol=atol, methods=methods, backends=backend_columns,
-        xfail=(xfail if isinstance(xfail, str) else "expected to fail") if xfail else None,
+        xfail=expected_failure(merged),
         seed=seed)
 
 
@@ -241,10 +254,8 @@ def load_spec(path: str | Path, overrides: dict | None = None) -> list:
             if "inputs" in raw[i]:  # keep literal values exactly as written
                 merged["inputs"] = {k: {f: x for f, x in dict(v or {}).items()}
                                     for k, v in raw[i]["inputs"].items()}
-            xfail = merged.get("xfail")
             problems.append(UserCheck(label, str(path), merged, Path(path).parent,
-                                      (xfail if isinstance(xfail, str) else "expected to fail")
-                                      if xfail else None))
+                                      expected_failure(merged)))
             continue
         problems.append(build_problem(data, source=str(path), defaults=defaults,
                                       overrides=overrides, label=label))

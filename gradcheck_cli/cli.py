@@ -122,7 +122,7 @@ def check_command(
         None, "--backend", "-b", help="Framework column(s): torch, tensorflow, jax, all or none "
         "(default: the first installed of torch, jax, tensorflow)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:N, gpu or auto."),
-    dtype: Optional[str] = typer.Option(None, "--dtype", help="float64 (default) or float32."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="float64 (default), float32, float16 or bfloat16."),
     mode: Optional[str] = typer.Option(None, "--mode", help="rev (default), fwd or both."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json, markdown or junit."),
     json_file: Optional[Path] = typer.Option(None, "--json", help="Also write JSON here."),

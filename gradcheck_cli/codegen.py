@@ -201,8 +201,8 @@ def _scale_of(expr: sp.Expr, scales: dict, named: dict | None = None,
     if expr in scales:
         return scales[expr]
     named = named or {}
-    if expr.is_Symbol and inexact_inputs:
-        result = sp.Abs(expr)  # the input itself was rounded (to float32)
+    if (expr.is_Symbol or expr.is_Rational and not expr.is_Integer) and inexact_inputs:
+        result = sp.Abs(expr)  # the input (or constant) itself was rounded (to float32...)
     elif expr.is_Symbol or expr.is_Integer or expr.is_Rational:
         result = sp.S.Zero
     elif expr.is_Number or expr.is_NumberSymbol:

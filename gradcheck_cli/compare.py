@@ -5,6 +5,8 @@ reference -- the symbolic derivatives evaluated with mpmath at 30 digits -- as
 
     |value - ref| <= atol + rtol |ref| + ROUNDING_ULPS * eps * E + FD_SAFETY * err
 
+(eps and ROUNDING_ULPS per dtype)
+
 where E is the rounding-error scale of the derivative expression (the sum of
 its terms' magnitudes times their condition numbers, see
 :func:`gradcheck_cli.codegen.error_scale_program`), so float64 rounding alone
@@ -30,7 +32,6 @@ from .methods.symbolic import (REFERENCE_DPS, REFERENCE_MAX_POINTS, derivative_p
                                reference)
 
 EPS = float(np.finfo(np.float64).eps)
-ROUNDING_ULPS = 32
 FD_SAFETY = 2.0
 
 # Default tolerances of the built-in methods (float64).
@@ -40,13 +41,22 @@ TOLERANCES: dict[str, dict[str, float]] = {
     "fd": {"rtol": 0.0, "atol": 0.0},
     "expect": {"rtol": 1e-9, "atol": 0.0},
 }
-# Default tolerances of framework columns, by the dtype they computed in.
+# Default tolerances of framework columns, by the dtype they computed in. Half
+# precision: 4 ulps relative, and float16's values below its normal range (6.1e-5)
+# are judged absolutely, since they lose digits to underflow.
 DTYPE_TOLERANCES: dict[str, dict[str, float]] = {
     "float64": {"rtol": 1e-12, "atol": 0.0},
     "float32": {"rtol": 1e-5, "atol": 0.0},
+    "float16": {"rtol": 4 * 2.0 ** -10, "atol": 2.0 ** -14},
+    "bfloat16": {"rtol": 4 * 2.0 ** -7, "atol": 0.0},
 }
-# Unit roundoff per dtype: multiplies the rounding-error scale E.
-DTYPE_EPS: dict[str, float] = {"float64": EPS, "float32": float(np.finfo(np.float32).eps)}
+# Machine epsilon per dtype: multiplies the rounding-error scale E.
+DTYPE_EPS: dict[str, float] = {"float64": EPS, "float32": float(np.finfo(np.float32).eps),
+                               "float16": 2.0 ** -10, "bfloat16": 2.0 ** -7}
+# Ulps of E allowed per dtype. E is a worst-case first-order bound; 32 ulps leaves room
+# for the libraries' own function errors in float64/float32 -- in half precision the
+# unit roundoff dominates everything else, and 32 ulps would accept anything.
+ROUNDING_ULPS: dict[str, float] = {"float64": 32, "float32": 32, "float16": 2, "bfloat16": 2}
 
 
 def tolerance(method: str, problem, dtype: str = "float64") -> tuple[float, float]:
@@ -403,7 +413,7 @@ def _verdict(problem, name, d, key, ref, scales, use, kink, lower, upper,
 
     def allowance(ix):
         """The rounding allowances at points ix: eps E of the derivative (and of f for FD)."""
-        extra = ROUNDING_ULPS * DTYPE_EPS[dtype] * scales.at(key, ix)
+        extra = ROUNDING_ULPS[dtype] * DTYPE_EPS[dtype] * scales.at(key, ix)
         if name == "fd" and key in d.rounding:
             weights = np.broadcast_to(d.rounding[key], ref.shape)[ix]
             extra = extra + FD_SAFETY * EPS * scales.at((key[0], ()), ix) * weights

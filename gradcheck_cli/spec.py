@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Literal, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, conint
@@ -42,12 +42,16 @@ class Defaults(_Common):
     """``defaults:`` -- applies to every check of the file."""
 
 
+Dtype = Literal["float64", "float32", "float16", "bfloat16"]
+
+
 class XFail(BaseModel):
-    """``xfail: {reason: ..., dtype: float32}``: expected to fail only in that dtype."""
+    """``xfail: {reason: ..., dtype: float32}``: expected to fail only in that dtype
+    (or those: ``dtype: [float32, float16]``)."""
 
     model_config = ConfigDict(extra="forbid")
     reason: str
-    dtype: str | None = None
+    dtype: Dtype | list[Dtype] | None = None
 
 
 class InputSpec(BaseModel):

@@ -80,3 +80,24 @@ def test_directories_are_searched_recursively():
     problems = collect([str(ROOT / "specs")])
     sources = {p.source for p in problems}
     assert any("seeds" in s for s in sources) and len(problems) >= 20
+
+
+def test_xfail_limited_to_dtypes():
+    from gradcheck_cli.api import expected_failure
+    xfail = {"reason": "overflows", "dtype": ["float32", "float16"]}
+    assert expected_failure({"xfail": xfail, "dtype": "float16"}) == "overflows"
+    assert expected_failure({"xfail": xfail, "dtype": "float32"}) == "overflows"
+    assert expected_failure({"xfail": xfail}) is None  # float64
+    assert expected_failure({"xfail": {"reason": "r", "dtype": "bfloat16"},
+                             "dtype": "bfloat16"}) == "r"
+    assert expected_failure({"xfail": True}) == "expected to fail"
+    assert expected_failure({}) is None
+
+
+def test_xfail_dtype_is_validated(tmp_path):
+    from gradcheck_cli.api import load_spec
+    from gradcheck_cli.errors import GradcheckError
+    path = tmp_path / "s.yaml"
+    path.write_text("checks:\n  - f: x\n    at: {x: 1}\n    xfail: {reason: r, dtype: [float8]}\n")
+    with pytest.raises(GradcheckError, match="xfail"):
+        load_spec(path)

@@ -214,6 +214,9 @@ def _run_callable(check: dict, *, source: str, base: Path | None, label: str) ->
                              "tensorflow or jax")
     framework = frameworks[0]
     dtype = str(check.get("dtype") or "float64")
+    if dtype not in EPS:
+        raise GradcheckError(f"field 'dtype': user code is checked in float64 or float32, not "
+                             f"{dtype} (half precision is for expression checks)")
     device = str(check.get("device") or "cpu")
     seed = int(check.get("seed", 0))
     rng = np.random.default_rng(seed)

@@ -37,7 +37,7 @@ FRAMEWORKS: dict[str, tuple[str, str]] = {
 PREFERENCE = ("torch", "jax", "tensorflow")
 ALIASES = {"tf": "tensorflow", "pytorch": "torch"}
 MODES = ("rev", "fwd")
-DTYPES = ("float64", "float32")
+DTYPES = ("float64", "float32", "float16", "bfloat16")
 DEVICES_HELP = "cpu, cuda, cuda:N, gpu or auto"
 
 
@@ -86,7 +86,7 @@ def modes(spec: str | None) -> list[str]:
 def adapter(framework: str, device: str, dtype: str):
     """The adapter for a framework on a device and dtype (imports the framework)."""
     if dtype not in DTYPES:
-        raise GradcheckError(f"unsupported dtype {dtype!r}; choose float64 or float32")
+        raise GradcheckError(f"unsupported dtype {dtype!r}; choose {', '.join(DTYPES)}")
     module = importlib.import_module(FRAMEWORKS[framework][0], __package__)
     return module.Adapter(device, dtype)
 

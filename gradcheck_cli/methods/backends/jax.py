@@ -43,7 +43,8 @@ class Adapter:
         if dtype == "float64":
             jax.config.update("jax_enable_x64", True)
         self.version = jax.__version__
-        self.dtype = jnp.float64 if dtype == "float64" else jnp.float32
+        self.dtype = {"float64": jnp.float64, "float32": jnp.float32, "float16": jnp.float16,
+                      "bfloat16": jnp.bfloat16}[dtype]
         kind, index = parse_device(device)
         try:
             gpus = jax.devices("gpu")

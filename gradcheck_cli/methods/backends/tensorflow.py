@@ -38,7 +38,8 @@ TABLE = {
     sp.Abs: tf.abs, sp.sign: tf.sign,
     sp.Max: fold(tf.maximum), sp.Min: fold(tf.minimum),
 }
-DTYPES = {"float64": tf.float64, "float32": tf.float32}
+DTYPES = {"float64": tf.float64, "float32": tf.float32, "float16": tf.float16,
+          "bfloat16": tf.bfloat16}
 
 
 class Adapter:

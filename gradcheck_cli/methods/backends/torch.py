@@ -28,7 +28,8 @@ TABLE = {
     sp.Abs: torch.abs, sp.sign: torch.sign,
     sp.Max: fold(torch.maximum), sp.Min: fold(torch.minimum),
 }
-DTYPES = {"float64": torch.float64, "float32": torch.float32}
+DTYPES = {"float64": torch.float64, "float32": torch.float32, "float16": torch.float16,
+          "bfloat16": torch.bfloat16}
 
 
 class Adapter:
