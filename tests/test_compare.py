@@ -87,3 +87,15 @@ def test_more_than_1000_points_uses_a_subset_for_the_reference(check_one):
     assert r.reference_points == 1000
     assert any("1000 of 3000" in n for n in r.notes)
     assert r.status == "pass"
+
+
+def test_where_f_has_no_value_is_outside_the_domain(check_one):
+    # d/dx log(x) = 1/x is finite at x = -1, but log(-1) is not real: excluded, not failed.
+    r = check_one("log(x)", at={"x": [-1.0, -2.0, 2.0]})
+    assert r.status == "pass", failing(r)
+    assert r.rows[0].excluded == 2
+    assert r.rows[0].verdicts["fd"].compared == 1
+    # The same at 10^4 points (beyond the 30-digit subset: f in float64 decides there).
+    r = check_one("log(x)", grid={"x": [-1, 1, 10000]})
+    assert r.status == "pass", failing(r)
+    assert r.rows[0].excluded == 5000  # every x < 0 (the grid does not hold 0)

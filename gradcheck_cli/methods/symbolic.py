@@ -100,6 +100,21 @@ def derivative_program(problem) -> tuple[Program, list]:
     return result
 
 
+def values_program(problem) -> tuple[Program, list]:
+    """The derivative program with f's own outputs appended, as keys ``(out, ())``.
+
+    f comes almost free (its intermediates are the derivatives' too) and says
+    where the function is defined: log(x) at x = -1 has the finite derivative
+    -1, but no value, so the point is outside the domain.
+    """
+    if "values_program" not in problem.cache:
+        dprog, dkeys = derivative_program(problem)
+        outputs = tuple(dprog.outputs) + tuple(problem.program.outputs)
+        keys = list(dkeys) + [(i, ()) for i in range(problem.n_outputs)]
+        problem.cache["values_program"] = (Program(dprog.variables, dprog.lets, outputs), keys)
+    return problem.cache["values_program"]
+
+
 def derivative_expressions(problem) -> dict:
     """Each derivative as one SymPy expression with intermediates substituted."""
     program, keys = derivative_program(problem)
@@ -114,7 +129,7 @@ class Symbolic(Method):
 
     def compute(self, problem) -> Derivatives:
         start = time.perf_counter()
-        program, keys = derivative_program(problem)
+        program, keys = values_program(problem)  # f too: the comparison's domain
         values = evaluate(program, problem.column_list(), problem.npoints)
         return Derivatives(values={k: values[i] for i, k in enumerate(keys)},
                            seconds=time.perf_counter() - start)
@@ -127,10 +142,10 @@ def reference(problem, symbolic_values: dict | None = None) -> tuple[dict, np.nd
     fixed-seed subset of 1,000 is, and float64 symbolic values serve elsewhere.
 
     Returns:
-        ``(values, exact)``: values per key, and a boolean array marking the
-        points evaluated in high precision.
+        ``(values, exact)``: values per key (and f itself under ``(out, ())``),
+        and a boolean array marking the points evaluated in high precision.
     """
-    program, keys = derivative_program(problem)
+    program, keys = values_program(problem)
     n = problem.npoints
     if n <= REFERENCE_MAX_POINTS:
         indices = np.arange(n)
