@@ -13,10 +13,13 @@ __all__ = ["GradcheckError", "check", "assert_gradients", "RunResult", "CheckRes
 
 
 def __getattr__(name):
-    if name in ("check", "RunResult", "assert_gradients"):
-        from . import api
-        return getattr(api, name)
-    if name == "CheckResult":
-        from .compare import CheckResult
-        return CheckResult
+    if name == "check":
+        from .api import check
+        return check
+    if name == "assert_gradients":
+        from .testing import assert_gradients
+        return assert_gradients
+    if name in ("CheckResult", "RunResult"):
+        from . import results
+        return getattr(results, name)
     raise AttributeError(f"module 'gradcheck_cli' has no attribute {name!r}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,44 +15,15 @@ import sympy as sp
 
 from . import expr as exprs
 from .codegen import Program, evaluate
-from .compare import CheckResult, compare
+from .compare import compare
+from .results import CheckResult, RunResult  # noqa: F401  (part of this module's API)
+from .testing import assert_gradients  # noqa: F401  (part of this module's API)
 from .errors import GradcheckError
 from .methods import DEFAULT_METHODS, Derivatives, backends, canonical, get_method
 from .methods.backends import FRAMEWORKS
 from .problem import Problem, make_points, parse_key
 
 COMMAND_LINE = "<command line>"
-
-
-@dataclass
-class RunResult:
-    """All checks of one run."""
-
-    checks: list[CheckResult] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return all(c.ok for c in self.checks)
-
-    @property
-    def exit_code(self) -> int:
-        """0 when every check passes (or fails as expected), 1 otherwise."""
-        return 0 if self.ok else 1
-
-    def __rich__(self):
-        from .report.table import run_renderable
-        return run_renderable(self)
-
-    def _repr_html_(self) -> str:
-        from .report.table import to_html
-        return to_html(self)
-
-    def counts(self) -> dict[str, int]:
-        out = {"pass": 0, "fail": 0, "xfail": 0, "xpass": 0}
-        for c in self.checks:
-            out[c.status] += 1
-        return out
 
 
 def _listify(value) -> list[str] | None:
@@ -378,61 +349,3 @@ def check(*targets: str, **options) -> RunResult:
     if unknown:
         raise GradcheckError(f"unknown option {sorted(unknown)[0]!r}")
     return run(collect(list(targets), inline=inline, overrides=overrides))
-
-
-def _framework_of(fn, inputs) -> str:
-    """The framework of a callable or its inputs, from sys.modules (nothing is imported)."""
-    import sys
-    for thing in (fn, *inputs):
-        module = type(thing).__module__.split(".")[0]
-        for name in ("torch", "tensorflow", "jax", "jaxlib", "keras"):
-            if module == name and name in sys.modules:
-                return {"jaxlib": "jax", "keras": "tensorflow"}.get(name, name)
-    raise GradcheckError("cannot tell the framework: pass backend='torch', 'tensorflow' or 'jax'")
-
-
-def _to_numpy(value) -> np.ndarray:
-    if hasattr(value, "detach"):  # torch
-        value = value.detach().cpu()
-    if hasattr(value, "numpy") and not isinstance(value, np.ndarray):
-        value = value.numpy()
-    return np.asarray(value, dtype=float)
-
-
-def assert_gradients(fn, *inputs, backend: str | None = None, params: bool = False,
-                     reference=None, dtype: str | None = None, device: str = "cpu",
-                     seed: int = 0, **options) -> "CheckResult":
-    """Assert that ``fn``'s gradients are right, for unit tests.
-
-    Args:
-        fn: a function, a custom op, a module/layer instance or class (``init=`` for its
-            arguments).
-        inputs: the positional inputs (arrays or tensors); all are differentiated.
-        backend: ``torch``, ``tensorflow`` or ``jax`` (default: told from fn and inputs).
-        params: also check the module's or layer's trainable parameters.
-        reference: a plain implementation whose autodiff gradients must agree.
-        dtype: ``float64`` or ``float32`` (default: float32 if every input is float32).
-        options: further spec keys (``init``, ``rtol``, ``atol``, ``expect``, ``full_limit``).
-
-    Returns:
-        The check's result, when it passes.
-
-    Raises:
-        AssertionError: with the discrepancy table as plain text.
-        GradcheckError: bad input (no framework, code that cannot run).
-    """
-    from .report.table import render
-    from .usercode import run_callable
-    framework = backend or _framework_of(fn, inputs)
-    arrays = [_to_numpy(x) for x in inputs]
-    if dtype is None:
-        dtype = "float32" if inputs and all(str(getattr(x, "dtype", "")).endswith("float32")
-                                            for x in inputs) else "float64"
-    check = {"callable": fn, "backend": framework, "params": params, "dtype": dtype,
-             "device": device, "seed": seed, "reference": reference,
-             "inputs": {f"arg{i}": {"value": a} for i, a in enumerate(arrays)}, **options}
-    label = getattr(fn, "__name__", type(fn).__name__)
-    result = run_callable(check, source="<python>", base=None, label=label)
-    if result.failed:
-        raise AssertionError("\n" + render(RunResult([result])))
-    return result

@@ -21,11 +21,10 @@ derivatives is accepted (a subgradient).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from .blocks import map_blocks
+from .results import CheckResult, Row, Verdict, _fmt  # noqa: F401  (re-exported)
 from .codegen import Program, error_scale_program, evaluate
 from .methods import finite_diff as fdm
 from .methods.symbolic import (REFERENCE_DPS, REFERENCE_MAX_POINTS, derivative_program,
@@ -71,115 +70,6 @@ def tolerance(method: str, problem, dtype: str = "float64") -> tuple[float, floa
     def pick(overrides, field):
         return next((overrides[k] for k in keys if k in overrides), base[field])
     return float(pick(problem.rtol, "rtol")), float(pick(problem.atol, "atol"))
-
-
-@dataclass
-class Verdict:
-    """One method on one derivative, over all compared points."""
-
-    method: str
-    status: str                      # "pass", "fail" or "n/a"
-    compared: int = 0
-    error: float | None = None       # worst error: relative, or absolute near zero
-    error_kind: str = "rel"
-    worst: int | None = None         # index of the point furthest outside tolerance
-    value: float | None = None       # the method's value there
-    reference: float | None = None   # the reference there
-    tolerance: float | None = None   # the allowed |value - ref| there
-    reason: str | None = None
-    location: str | None = None      # where, when not a point (user code: "x[2, 1]")
-
-    def to_dict(self) -> dict:
-        return {k: _jsonable(v) for k, v in self.__dict__.items()}
-
-
-@dataclass
-class Row:
-    """One derivative component: its reference and every method's verdict."""
-
-    key: tuple
-    label: str
-    ref_min: float | None
-    ref_max: float | None
-    verdicts: dict[str, Verdict]
-    excluded: int = 0
-    kinks: int = 0
-
-    @property
-    def status(self) -> str:
-        statuses = [v.status for v in self.verdicts.values()]
-        return "fail" if "fail" in statuses else "pass"
-
-
-@dataclass
-class CheckResult:
-    """The outcome of one check."""
-
-    name: str
-    source: str
-    expression: list[str]
-    lets: dict[str, str]
-    variables: list[str]
-    wrt: list[str]
-    order: int
-    npoints: int
-    methods: list[str]
-    rows: list[Row]
-    notes: list[str] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
-    method_info: dict[str, dict] = field(default_factory=dict)
-    reference_points: int = 0
-    xfail: str | None = None
-    points: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
-    kind: str = "expression"          # or "code": the user's own callable
-
-    @property
-    def failed(self) -> bool:
-        return any(r.status == "fail" for r in self.rows)
-
-    @property
-    def status(self) -> str:
-        if self.xfail:
-            return "xfail" if self.failed else "xpass"
-        return "fail" if self.failed else "pass"
-
-    @property
-    def ok(self) -> bool:
-        return self.status in ("pass", "xfail")
-
-    def point(self, index: int | None) -> dict[str, float]:
-        if index is None:
-            return {}
-        return {k: float(v[index]) for k, v in self.points.items()}
-
-    def point_text(self, index: int | None) -> str:
-        return ", ".join(f"{k}={_fmt(v)}" for k, v in self.point(index).items())
-
-    def __rich__(self):
-        """The check as rich renders it (terminal, and Jupyter through _repr_html_)."""
-        from .report.table import check_renderable
-        return check_renderable(self)
-
-    def _repr_html_(self) -> str:
-        from .report.table import to_html
-        return to_html(self)
-
-    def where(self, verdict: "Verdict") -> str:
-        """Where a verdict's worst value is: a point, or a location in user code."""
-        return verdict.location or self.point_text(verdict.worst)
-
-
-def _fmt(v: float) -> str:
-    return f"{v:.6g}"
-
-
-def _jsonable(v):
-    if isinstance(v, (np.floating, float)):
-        v = float(v)
-        return v if np.isfinite(v) else str(v)
-    if isinstance(v, np.integer):
-        return int(v)
-    return v
 
 
 def _classify(problem, keys):

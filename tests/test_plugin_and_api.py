@@ -3,10 +3,13 @@
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
 from gradcheck_cli.methods import backends
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SPEC = """
 checks:
@@ -98,3 +101,17 @@ def test_ci_gate_example_runs():
     workflow = yaml.safe_load((folder / "github-workflow.yml").read_text())
     steps = workflow["jobs"]["gradients"]["steps"]
     assert any("torch==2.13.0" in s.get("run", "") for s in steps)
+
+
+@pytest.mark.skipif(not backends.is_installed("jax"), reason="jax is not installed")
+def test_assert_gradients_loads_neither_sympy_nor_scipy():
+    # User-code checks need numpy, the result classes and the framework: nothing else.
+    code = ("import sys, jax, jax.numpy as jnp\n"
+            "jax.config.update('jax_enable_x64', True)\n"
+            "from gradcheck_cli import assert_gradients\n"
+            "r = assert_gradients(lambda x: jnp.sin(x) * x, jnp.linspace(0, 1, 5))\n"
+            "print(r.status, sorted(m for m in ('sympy', 'scipy', 'mpmath') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "pass []"

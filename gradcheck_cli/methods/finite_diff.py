@@ -23,6 +23,7 @@ from ..blocks import assemble
 from ..codegen import Program, error_scale_program, evaluate, evaluate_block
 from ..functions import relu
 from . import Derivatives, Method
+from .richardson import richardson
 
 EPS = float(np.finfo(np.float64).eps)
 STEP_FACTOR = {1: EPS ** (1 / 3), 2: EPS ** (1 / 4)}
@@ -146,18 +147,6 @@ class _Shifted:
 def _largest(*values):
     """max |f| over a stencil's values."""
     return functools.reduce(np.maximum, (np.abs(v) for v in values))
-
-
-def richardson(up_half, down_half, up, down, h):
-    """Central differences at h/2 and h, extrapolated: (value, truncation error, Σ|weights|).
-
-    D(s) = (f(x+s) - f(x-s)) / 2s has error c s² + O(s⁴), so (4 D(h/2) - D(h)) / 3
-    cancels the s² term; |value - D(h/2)| bounds what remains (conservatively).
-    """
-    d_half = (up_half - down_half) / h                               # D(h/2)
-    d_full = (up - down) / (2 * h)                                   # D(h)
-    value = (4 * d_half - d_full) / 3
-    return value, np.abs(value - d_half), 3 / h
 
 
 def first(st: Stencil, var: str):

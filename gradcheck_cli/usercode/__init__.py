@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..compare import CheckResult, Row, Verdict
+from ..results import CheckResult, Row, Verdict
 from ..errors import GradcheckError
 from ..methods import backends
-from ..methods.finite_diff import richardson
+from ..methods.richardson import richardson
 from .loader import load
 
 ADAPTERS = {"torch": ".torch", "tensorflow": ".tensorflow", "jax": ".jax"}
@@ -389,8 +389,6 @@ def _expect_tolerance(check: dict) -> tuple[float, float]:
 def _expectations(check: dict, slots) -> dict:
     """``expect: {input: value}``: the gradient of the sum of the outputs, as an array
     (nested lists) or an expression of that input, evaluated elementwise."""
-    from ..codegen import Program, evaluate
-    from ..expr import parse, symbol
     result = {}
     by_name = {s.name: s for s in slots}
     for name, value in (check.get("expect") or {}).items():
@@ -398,7 +396,9 @@ def _expectations(check: dict, slots) -> dict:
             raise GradcheckError(f"expect: {name!r} is not a differentiated input or parameter "
                                  f"({', '.join(by_name)})")
         slot = by_name[name]
-        if isinstance(value, str):
+        if isinstance(value, str):  # only then: SymPy
+            from ..codegen import Program, evaluate
+            from ..expr import parse, symbol
             expr = parse(value)
             stray = {str(s) for s in expr.free_symbols} - {name}
             if stray:

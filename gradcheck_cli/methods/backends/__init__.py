@@ -23,8 +23,6 @@ import importlib.util
 import operator
 import time
 
-import sympy as sp
-
 from ...errors import GradcheckError
 from .. import Derivatives, Method, broadcast
 
@@ -104,6 +102,7 @@ def parse_device(device: str | None) -> tuple[str, int | None]:
 
 def translate(program, ad):
     """A function of the variables' tensors evaluating a program's outputs with ``ad``'s ops."""
+    import sympy as sp
     table = ad.table
 
     def fn(*inputs):
@@ -134,6 +133,7 @@ def translate(program, ad):
 
 
 def _power(base, exponent, node, table):
+    import sympy as sp
     if exponent.is_Integer:
         return base ** int(exponent)
     if exponent == sp.S.Half:
@@ -150,6 +150,7 @@ def fold(op):
 
 def arithmetic() -> dict:
     """Table entries shared by every framework: n-ary sums and products."""
+    import sympy as sp
     return {sp.Add: fold(operator.add), sp.Mul: fold(operator.mul)}
 
 

@@ -6,38 +6,47 @@ float64 needs ``jax_enable_x64``; this adapter turns it on when asked for float6
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
-import sympy as sp  # noqa: E402
 from jax.scipy.special import erf  # noqa: E402
-from sympy.codegen.cfunctions import expm1, log1p, log2, log10  # noqa: E402
 
 from ...errors import GradcheckError  # noqa: E402
-from ...functions import cbrt, relu, sigmoid, softplus  # noqa: E402
 from . import arithmetic, fold, parse_device  # noqa: E402
 
 
-TABLE = {
-    **arithmetic(),
-    sp.exp: jnp.exp, sp.log: jnp.log, log1p: jnp.log1p, expm1: jnp.expm1,
-    log2: jnp.log2, log10: jnp.log10, "sqrt": jnp.sqrt,
-    sp.sin: jnp.sin, sp.cos: jnp.cos, sp.tan: jnp.tan, sp.asin: jnp.arcsin,
-    sp.acos: jnp.arccos, sp.atan: jnp.arctan, sp.atan2: jnp.arctan2,
-    sp.sinh: jnp.sinh, sp.cosh: jnp.cosh, sp.tanh: jnp.tanh, sp.asinh: jnp.arcsinh,
-    sp.acosh: jnp.arccosh, sp.atanh: jnp.arctanh, cbrt: jnp.cbrt,
-    sp.erf: erf, sigmoid: jax.nn.sigmoid, softplus: jax.nn.softplus, relu: jax.nn.relu,
-    sp.Abs: jnp.abs, sp.sign: jnp.sign,
-    sp.Max: fold(jnp.maximum), sp.Min: fold(jnp.minimum),
-}
+@functools.cache
+def table() -> dict:
+    """SymPy head -> jax op. Built on first use: SymPy loads only for expression checks
+    (user-code checks use this module for devices and dtypes alone)."""
+    import sympy as sp
+    from sympy.codegen.cfunctions import expm1, log1p, log2, log10
+
+    from ...functions import cbrt, relu, sigmoid, softplus
+    return {
+        **arithmetic(),
+        sp.exp: jnp.exp, sp.log: jnp.log, log1p: jnp.log1p, expm1: jnp.expm1,
+        log2: jnp.log2, log10: jnp.log10, "sqrt": jnp.sqrt,
+        sp.sin: jnp.sin, sp.cos: jnp.cos, sp.tan: jnp.tan, sp.asin: jnp.arcsin,
+        sp.acos: jnp.arccos, sp.atan: jnp.arctan, sp.atan2: jnp.arctan2,
+        sp.sinh: jnp.sinh, sp.cosh: jnp.cosh, sp.tanh: jnp.tanh, sp.asinh: jnp.arcsinh,
+        sp.acosh: jnp.arccosh, sp.atanh: jnp.arctanh, cbrt: jnp.cbrt,
+        sp.erf: erf, sigmoid: jax.nn.sigmoid, softplus: jax.nn.softplus, relu: jax.nn.relu,
+        sp.Abs: jnp.abs, sp.sign: jnp.sign,
+        sp.Max: fold(jnp.maximum), sp.Min: fold(jnp.minimum),
+    }
 
 
 class Adapter:
     name = "jax"
-    table = TABLE
+
+    @property
+    def table(self) -> dict:
+        return table()
 
     def __init__(self, device: str, dtype: str):
         if dtype == "float64":

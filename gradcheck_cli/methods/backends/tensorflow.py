@@ -5,17 +5,15 @@ TensorFlow's C++ log lines are silenced before it is imported.
 
 from __future__ import annotations
 
+import functools
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
-import sympy as sp  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from sympy.codegen.cfunctions import expm1, log1p, log2, log10  # noqa: E402
 
 from ...errors import GradcheckError  # noqa: E402
-from ...functions import cbrt, relu, sigmoid, softplus  # noqa: E402
 from . import arithmetic, fold, parse_device  # noqa: E402
 
 tf.get_logger().setLevel("ERROR")
@@ -25,26 +23,39 @@ def _log_base(base):
     return lambda x: tf.math.log(x) / tf.math.log(tf.constant(base, x.dtype))
 
 
-TABLE = {
-    **arithmetic(),
-    sp.exp: tf.exp, sp.log: tf.math.log, log1p: tf.math.log1p, expm1: tf.math.expm1,
-    log2: _log_base(2.0), log10: _log_base(10.0), "sqrt": tf.sqrt,
-    sp.sin: tf.sin, sp.cos: tf.cos, sp.tan: tf.tan, sp.asin: tf.asin, sp.acos: tf.acos,
-    sp.atan: tf.atan, sp.atan2: tf.atan2, sp.sinh: tf.sinh, sp.cosh: tf.cosh,
-    sp.tanh: tf.tanh, sp.asinh: tf.asinh, sp.acosh: tf.acosh, sp.atanh: tf.atanh,
-    # TensorFlow has no cube root: the real one, built from abs and pow
-    cbrt: lambda x: tf.sign(x) * tf.abs(x) ** (1.0 / 3.0),
-    sp.erf: tf.math.erf, sigmoid: tf.sigmoid, softplus: tf.nn.softplus, relu: tf.nn.relu,
-    sp.Abs: tf.abs, sp.sign: tf.sign,
-    sp.Max: fold(tf.maximum), sp.Min: fold(tf.minimum),
-}
+@functools.cache
+def table() -> dict:
+    """SymPy head -> tensorflow op. Built on first use: SymPy loads only for expression checks
+    (user-code checks use this module for devices and dtypes alone)."""
+    import sympy as sp
+    from sympy.codegen.cfunctions import expm1, log1p, log2, log10
+
+    from ...functions import cbrt, relu, sigmoid, softplus
+    return {
+        **arithmetic(),
+        sp.exp: tf.exp, sp.log: tf.math.log, log1p: tf.math.log1p, expm1: tf.math.expm1,
+        log2: _log_base(2.0), log10: _log_base(10.0), "sqrt": tf.sqrt,
+        sp.sin: tf.sin, sp.cos: tf.cos, sp.tan: tf.tan, sp.asin: tf.asin, sp.acos: tf.acos,
+        sp.atan: tf.atan, sp.atan2: tf.atan2, sp.sinh: tf.sinh, sp.cosh: tf.cosh,
+        sp.tanh: tf.tanh, sp.asinh: tf.asinh, sp.acosh: tf.acosh, sp.atanh: tf.atanh,
+        # TensorFlow has no cube root: the real one, built from abs and pow
+        cbrt: lambda x: tf.sign(x) * tf.abs(x) ** (1.0 / 3.0),
+        sp.erf: tf.math.erf, sigmoid: tf.sigmoid, softplus: tf.nn.softplus, relu: tf.nn.relu,
+        sp.Abs: tf.abs, sp.sign: tf.sign,
+        sp.Max: fold(tf.maximum), sp.Min: fold(tf.minimum),
+    }
+
+
 DTYPES = {"float64": tf.float64, "float32": tf.float32, "float16": tf.float16,
           "bfloat16": tf.bfloat16}
 
 
 class Adapter:
     name = "tensorflow"
-    table = TABLE
+
+    @property
+    def table(self) -> dict:
+        return table()
 
     def __init__(self, device: str, dtype: str):
         self.version = tf.__version__

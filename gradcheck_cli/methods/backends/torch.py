@@ -3,38 +3,49 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 
-import sympy as sp
 import torch
 import torch.nn.functional as F
-from sympy.codegen.cfunctions import expm1, log1p, log2, log10
 
 from ...errors import GradcheckError
-from ...functions import cbrt, relu, sigmoid, softplus
 from . import arithmetic, fold, parse_device
 
 
-TABLE = {
-    **arithmetic(),
-    sp.exp: torch.exp, sp.log: torch.log, log1p: torch.log1p, expm1: torch.expm1,
-    log2: torch.log2, log10: torch.log10, "sqrt": torch.sqrt,
-    sp.sin: torch.sin, sp.cos: torch.cos, sp.tan: torch.tan, sp.asin: torch.asin,
-    sp.acos: torch.acos, sp.atan: torch.atan, sp.atan2: torch.atan2,
-    sp.sinh: torch.sinh, sp.cosh: torch.cosh, sp.tanh: torch.tanh, sp.asinh: torch.asinh,
-    sp.acosh: torch.acosh, sp.atanh: torch.atanh,
-    # torch has no cube root: the real one, built from abs and pow
-    cbrt: lambda x: torch.sign(x) * torch.abs(x) ** (1.0 / 3.0),
-    sp.erf: torch.erf, sigmoid: torch.sigmoid, softplus: F.softplus, relu: torch.relu,
-    sp.Abs: torch.abs, sp.sign: torch.sign,
-    sp.Max: fold(torch.maximum), sp.Min: fold(torch.minimum),
-}
+@functools.cache
+def table() -> dict:
+    """SymPy head -> torch op. Built on first use: SymPy loads only for expression checks
+    (user-code checks use this module for devices and dtypes alone)."""
+    import sympy as sp
+    from sympy.codegen.cfunctions import expm1, log1p, log2, log10
+
+    from ...functions import cbrt, relu, sigmoid, softplus
+    return {
+        **arithmetic(),
+        sp.exp: torch.exp, sp.log: torch.log, log1p: torch.log1p, expm1: torch.expm1,
+        log2: torch.log2, log10: torch.log10, "sqrt": torch.sqrt,
+        sp.sin: torch.sin, sp.cos: torch.cos, sp.tan: torch.tan, sp.asin: torch.asin,
+        sp.acos: torch.acos, sp.atan: torch.atan, sp.atan2: torch.atan2,
+        sp.sinh: torch.sinh, sp.cosh: torch.cosh, sp.tanh: torch.tanh, sp.asinh: torch.asinh,
+        sp.acosh: torch.acosh, sp.atanh: torch.atanh,
+        # torch has no cube root: the real one, built from abs and pow
+        cbrt: lambda x: torch.sign(x) * torch.abs(x) ** (1.0 / 3.0),
+        sp.erf: torch.erf, sigmoid: torch.sigmoid, softplus: F.softplus, relu: torch.relu,
+        sp.Abs: torch.abs, sp.sign: torch.sign,
+        sp.Max: fold(torch.maximum), sp.Min: fold(torch.minimum),
+    }
+
+
 DTYPES = {"float64": torch.float64, "float32": torch.float32, "float16": torch.float16,
           "bfloat16": torch.bfloat16}
 
 
 class Adapter:
     name = "torch"
-    table = TABLE
+
+    @property
+    def table(self) -> dict:
+        return table()
 
     def __init__(self, device: str, dtype: str):
         self.version = torch.__version__

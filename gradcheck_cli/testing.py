@@ -1,0 +1,70 @@
+"""``assert_gradients``: check the user's own code from a unit test.
+
+Loads only what user-code checks need (numpy, the result classes, the chosen
+framework): no SymPy, no SciPy, so a test suite pays for neither.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import GradcheckError
+from .results import CheckResult, RunResult
+
+
+def _framework_of(fn, inputs) -> str:
+    """The framework of a callable or its inputs, from sys.modules (nothing is imported)."""
+    import sys
+    for thing in (fn, *inputs):
+        module = type(thing).__module__.split(".")[0]
+        for name in ("torch", "tensorflow", "jax", "jaxlib", "keras"):
+            if module == name and name in sys.modules:
+                return {"jaxlib": "jax", "keras": "tensorflow"}.get(name, name)
+    raise GradcheckError("cannot tell the framework: pass backend='torch', 'tensorflow' or 'jax'")
+
+
+def _to_numpy(value) -> np.ndarray:
+    if hasattr(value, "detach"):  # torch
+        value = value.detach().cpu()
+    if hasattr(value, "numpy") and not isinstance(value, np.ndarray):
+        value = value.numpy()
+    return np.asarray(value, dtype=float)
+
+
+def assert_gradients(fn, *inputs, backend: str | None = None, params: bool = False,
+                     reference=None, dtype: str | None = None, device: str = "cpu",
+                     seed: int = 0, **options) -> CheckResult:
+    """Assert that ``fn``'s gradients are right, for unit tests.
+
+    Args:
+        fn: a function, a custom op, a module/layer instance or class (``init=`` for its
+            arguments).
+        inputs: the positional inputs (arrays or tensors); all are differentiated.
+        backend: ``torch``, ``tensorflow`` or ``jax`` (default: told from fn and inputs).
+        params: also check the module's or layer's trainable parameters.
+        reference: a plain implementation whose autodiff gradients must agree.
+        dtype: ``float64`` or ``float32`` (default: float32 if every input is float32).
+        options: further spec keys (``init``, ``rtol``, ``atol``, ``expect``, ``full_limit``).
+
+    Returns:
+        The check's result, when it passes.
+
+    Raises:
+        AssertionError: with the discrepancy table as plain text.
+        GradcheckError: bad input (no framework, code that cannot run).
+    """
+    from .report.table import render
+    from .usercode import run_callable
+    framework = backend or _framework_of(fn, inputs)
+    arrays = [_to_numpy(x) for x in inputs]
+    if dtype is None:
+        dtype = "float32" if inputs and all(str(getattr(x, "dtype", "")).endswith("float32")
+                                            for x in inputs) else "float64"
+    check = {"callable": fn, "backend": framework, "params": params, "dtype": dtype,
+             "device": device, "seed": seed, "reference": reference,
+             "inputs": {f"arg{i}": {"value": a} for i, a in enumerate(arrays)}, **options}
+    label = getattr(fn, "__name__", type(fn).__name__)
+    result = run_callable(check, source="<python>", base=None, label=label)
+    if result.failed:
+        raise AssertionError("\n" + render(RunResult([result])))
+    return result
