@@ -3,6 +3,7 @@ or parameter, every correct twin passes, in float64 and float32."""
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from gradcheck_cli.errors import GradcheckError
@@ -147,3 +148,13 @@ def test_inputs_must_fit_the_signature(tmp_path):
     check = {"callable": "s.py:f", "backend": "torch", "inputs": {"x": {"shape": [3]}}}
     with pytest.raises(GradcheckError, match="do not fit the callable's signature"):
         run_callable(check, source="t", base=tmp_path, label="f")
+
+
+def test_miss_probability_matches_sampling():
+    # One probe misses a rank-one error of 10x the tolerance when |Z1 Z2| < 0.1.
+    from gradcheck_cli.usercode import _miss_probability
+    z = np.random.default_rng(1).standard_normal((2, 400_000))
+    sampled = float(np.mean(np.abs(z[0] * z[1]) < 0.1))
+    assert _miss_probability(1) == pytest.approx(sampled, abs=0.003)
+    assert _miss_probability(1) == pytest.approx(0.21783, abs=1e-5)
+    assert _miss_probability(8) == pytest.approx(_miss_probability(1) ** 8)
