@@ -58,6 +58,15 @@ def main():
                      "ratio to fastest": round(total / singles[fastest], 1)})
     for run in runs:
         print(json.dumps(run))
+    # the 30-digit reference alone (mpmath at the 1,000-point subset), the rest of
+    # reference+compare being the verdicts
+    from gradcheck_cli.methods import get_method
+    from gradcheck_cli.methods.symbolic import reference
+    p = problem(1)
+    values = get_method("symbolic").compute(p).values
+    t0 = time.perf_counter()
+    reference(p, values)
+    print(json.dumps({"reference alone (s)": round(time.perf_counter() - t0, 3)}))
     ratios = sorted(r["ratio to fastest"] for r in runs)
     totals = sorted(r["whole check (s)"] for r in runs)
     print(json.dumps({"whole check: first (s)": runs[0]["whole check (s)"],
