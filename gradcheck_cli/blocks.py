@@ -11,12 +11,14 @@ This is what numexpr does for one expression; here it holds for any program.
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import numpy as np
 
 BLOCK = 1 << 16  # points per block (a float64 temporary: 512 KiB); best of 2^12..2^18 here
+PREFIX = "gradcheck-block"
 _pool: ThreadPoolExecutor | None = None
 
 
@@ -46,10 +48,12 @@ def map_blocks(fn: Callable[[slice], object], n: int, block: int | None = None) 
     block = block or BLOCK
     slices = [slice(i, min(i + block, n)) for i in range(0, n, block)]
     threads = min(workers(), len(slices))
-    if threads <= 1:
+    # Inside a block already (a block that evaluates a program): run in this thread,
+    # since waiting on the pool from one of its own workers could deadlock.
+    if threads <= 1 or threading.current_thread().name.startswith(PREFIX):
         return [run(sl) for sl in slices]
     if _pool is None or _pool._max_workers < threads:
-        _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="gradcheck")
+        _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=PREFIX)
     return [future.result() for future in [_pool.submit(run, sl) for sl in slices]]
 
 

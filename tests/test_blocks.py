@@ -92,3 +92,12 @@ def test_domain_edges_found_in_any_block(small_blocks):
     assert r.rows[0].excluded == 1
     fd = r.rows[0].verdicts["fd"]
     assert fd.compared == len(x) - 3  # the edge point and the two stencils past the edge
+
+
+def test_blocks_inside_blocks_do_not_deadlock(small_blocks):
+    def inner(sl):
+        return np.arange(sl.start, sl.stop, dtype=float)
+
+    def outer(sl):  # a block that itself works in blocks
+        return blocks.assemble(inner, 2500)[sl] * 2
+    np.testing.assert_array_equal(blocks.assemble(outer, 2500), 2 * np.arange(2500.0))
