@@ -16,12 +16,12 @@ import sympy as sp
 from . import expr as exprs
 from .codegen import Program, evaluate
 from .compare import compare
-from .results import CheckResult, RunResult  # noqa: F401  (part of this module's API)
-from .testing import assert_gradients  # noqa: F401  (part of this module's API)
 from .errors import GradcheckError
 from .methods import DEFAULT_METHODS, Derivatives, backends, canonical, get_method
 from .methods.backends import FRAMEWORKS
 from .problem import Problem, make_points, parse_key
+from .results import CheckResult, RunResult  # noqa: F401  (part of this module's API)
+from .testing import assert_gradients  # noqa: F401  (part of this module's API)
 
 COMMAND_LINE = "<command line>"
 

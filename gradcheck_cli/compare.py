@@ -24,11 +24,11 @@ from __future__ import annotations
 import numpy as np
 
 from .blocks import map_blocks
-from .results import CheckResult, Row, Verdict, _fmt  # noqa: F401  (re-exported)
 from .codegen import Program, error_scale_program, evaluate
 from .methods import finite_diff as fdm
 from .methods.symbolic import (REFERENCE_DPS, REFERENCE_MAX_POINTS, derivative_program,
                                reference)
+from .results import CheckResult, Row, Verdict, _fmt  # noqa: F401  (re-exported)
 
 EPS = float(np.finfo(np.float64).eps)
 FD_SAFETY = 2.0
