@@ -281,7 +281,8 @@ def _verdict(problem, name, d, key, ref, scales, use, kink, lower, upper,
             floor = np.where(at_kink, floor + 1e-6 * (hi - lo), floor)
             tol = rtol * size + floor
         near_zero = size <= floor
-        rel = np.divide(dist, size)
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 is near zero, set below
+            rel = np.divide(dist, size)
         if near_zero.any():
             rel[near_zero] = np.broadcast_to(dist, rel.shape)[near_zero]
         return dist, tol, rel, near_zero
