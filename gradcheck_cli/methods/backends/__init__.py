@@ -188,9 +188,9 @@ class Backend(Method):
 
             def everything(*xs):  # every derivative from one function: compiled once (JAX)
                 return [fn(*xs) for fn in fns]
-            compile_ = getattr(ad, "compile", lambda fn: fn)
+            compile_ = getattr(ad, "compile", lambda fn, mode: fn)
             results = {k: broadcast(ad.to_numpy(v), problem.npoints)
-                       for k, v in zip(keys, compile_(everything)(*inputs))}
+                       for k, v in zip(keys, compile_(everything, self.mode)(*inputs))}
         seconds = time.perf_counter() - start
         return Derivatives(values=results, seconds=seconds,
                            info={"framework": self.framework, "version": ad.version,

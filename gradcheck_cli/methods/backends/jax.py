@@ -93,7 +93,7 @@ class Adapter:
             return jax.jvp(fn, xs, tangents)[1]
         return directional
 
-    def compile(self, fn):
+    def compile(self, fn, mode: str):
         """One XLA program for all the derivatives: eager JAX compiles every primitive
         for each new shape, which costs more than compiling the whole once."""
         return jax.jit(fn)

