@@ -168,10 +168,10 @@ class Backend(Method):
         start = time.perf_counter()
         program = problem.program
         names = problem.variable_names
-        inputs = [ad.tensor(problem.columns[n]) for n in names]
         differentiate = ad.grad if self.mode == "rev" else ad.jvp
         values = {}
-        with ad.context():
+        with ad.context():  # inputs too: TensorFlow places a constant by its context
+            inputs = [ad.tensor(problem.columns[n]) for n in names]
             full = translate(program, ad)
             for out in range(problem.n_outputs):
                 level = {(): (lambda *xs, o=out: full(*xs)[o])}
@@ -186,7 +186,7 @@ class Backend(Method):
                         values[(out, idx)] = fn
             keys, fns = list(values), list(values.values())
 
-            def everything(*xs):  # every derivative from one function: compiled once (JAX)
+            def everything(*xs):  # every derivative in one function: compiled once (JAX, TF fwd)
                 return [fn(*xs) for fn in fns]
             compile_ = getattr(ad, "compile", lambda fn, mode: fn)
             results = {k: broadcast(ad.to_numpy(v), problem.npoints)
