@@ -35,6 +35,24 @@ def _tangents(expr: sp.Expr, wrt, tangents: dict, named: dict) -> dict:
         return {w: sp.Add(*(p[w] for p in parts)) for w in wrt}
     if expr.is_Symbol:
         return {w: tangents.get(expr, {}).get(w, sp.S.Zero) for w in wrt}
+    if isinstance(expr, sp.Mul):  # the product rule, factor by factor (SymPy's diff of a
+        factors = expr.args       # product asks the assumptions system about every term)
+        result = {w: [] for w in wrt}
+        for i, factor in enumerate(factors):
+            if factor.is_Number:
+                continue
+            inner = _tangents(factor, wrt, tangents, named)
+            if all(inner[w] == 0 for w in wrt):
+                continue
+            others = sp.Mul(*(a for j, a in enumerate(factors) if j != i))
+            for w in wrt:
+                if inner[w] != 0:
+                    result[w].append(others * inner[w])
+        return {w: sp.Add(*terms) for w, terms in result.items()}
+    if isinstance(expr, sp.Pow) and expr.exp.is_Number:  # u^n: n u^(n-1) du
+        inner = _tangents(expr.base, wrt, tangents, named)
+        outer = expr.exp * expr.base ** (expr.exp - 1)
+        return {w: outer * inner[w] if inner[w] != 0 else sp.S.Zero for w in wrt}
     result = {w: [] for w in wrt}
     for s in sorted(expr.free_symbols, key=sp.default_sort_key):
         ds = tangents.get(s, {})
