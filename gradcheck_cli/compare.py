@@ -27,7 +27,7 @@ from .blocks import map_blocks
 from .codegen import Program, error_scale_program, evaluate
 from .methods import finite_diff as fdm
 from .methods.symbolic import (REFERENCE_DPS, REFERENCE_MAX_POINTS, derivative_program,
-                               reference)
+                               reference, values_program)
 from .results import CheckResult, Row, Verdict, _fmt  # noqa: F401  (re-exported)
 
 EPS = float(np.finfo(np.float64).eps)
@@ -124,11 +124,10 @@ def compare(problem, outputs: dict, timings: dict[str, float]) -> CheckResult:
     n = problem.npoints
     ref, exact = reference(problem, outputs.get("symbolic").values
                            if "symbolic" in outputs else None)
-    dprog, dkeys = derivative_program(problem)
     with np.errstate(all="ignore"):
         classes = _classify(problem, keys)
-    scales = {False: _LazyScales(problem, dprog, dkeys, False),
-              True: _LazyScales(problem, dprog, dkeys, True)}  # True: rounded inputs
+    scales = {False: _LazyScales(problem, False),
+              True: _LazyScales(problem, True)}  # True: rounded inputs
     notes = []
     rows = []
     outside = np.zeros(n, dtype=bool)
@@ -217,12 +216,10 @@ class _LazyScales:
     exact 0 (sin^2 + cos^2) is still computed by other methods from terms of that size.
     """
 
-    def __init__(self, problem, dprog, dkeys, inexact: bool):
-        self.problem, self.dkeys, self.inexact = problem, dkeys, inexact
-        self.both = Program(dprog.variables, dprog.lets,
-                            tuple(dprog.outputs) + tuple(problem.program.outputs))
-        self.rows = {k: i for i, k in enumerate(dkeys)}
-        self.rows.update({(i, ()): len(dkeys) + i for i in range(problem.n_outputs)})
+    def __init__(self, problem, inexact: bool):
+        self.problem, self.inexact = problem, inexact
+        self.both, keys = values_program(problem)  # the derivatives, then f
+        self.rows = {k: i for i, k in enumerate(keys)}
         self.values = np.full((len(self.rows), problem.npoints), np.nan)
 
     def _own(self, key, idx: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ import numpy as np
 import sympy as sp
 
 from ..blocks import assemble
-from ..codegen import Program, error_scale_program, evaluate, evaluate_block
+from ..codegen import error_scale_program, evaluate, evaluate_block
 from ..functions import relu
 from . import Derivatives, Method
 from .richardson import richardson
@@ -66,16 +66,14 @@ def combined_scales(problem, inexact: bool = False):
     """(E(f) per output, {derivative key: E}) from one program, compiled once."""
     key = ("combined scales", inexact)
     if key not in problem.cache:
-        from .symbolic import derivative_program
-        dprog, dkeys = derivative_program(problem)
-        both = Program(dprog.variables, dprog.lets,
-                       tuple(dprog.outputs) + tuple(problem.program.outputs))
+        from .symbolic import values_program
+        both, keys = values_program(problem)  # the derivatives, then f
         with np.errstate(all="ignore"):
             values = np.abs(evaluate(error_scale_program(both, inexact),
                                      problem.column_list(), problem.npoints))
-        m = problem.n_outputs
-        problem.cache[key] = (values[len(dkeys):len(dkeys) + m],
-                              {k: values[i] for i, k in enumerate(dkeys)})
+        rows = dict(zip(keys, values))
+        problem.cache[key] = (np.array([rows[(i, ())] for i in range(problem.n_outputs)]),
+                              {k: v for k, v in rows.items() if k[1]})
     return problem.cache[key]
 
 

@@ -284,16 +284,16 @@ class ReverseMode(Method):
 
     def compute(self, problem) -> Derivatives:
         start = time.perf_counter()
-        keys, count = [], [0]
+        keys, nodes = problem.keys(), {}
 
         def block(sl):  # points are independent: one graph per block of points
             columns = {name: c[sl] for name, c in problem.columns.items()}
-            values, count[0] = derivatives(problem.program, columns, problem.wrt, problem.order)
-            keys[:] = list(values)
-            return np.array([broadcast(v, sl.stop - sl.start) for v in values.values()])
+            values, nodes["count"] = derivatives(problem.program, columns, problem.wrt,
+                                                 problem.order)
+            return np.array([broadcast(values[k], sl.stop - sl.start) for k in keys])
 
         stacked = assemble(block, problem.npoints)
-        return Derivatives(values=dict(zip(keys, stacked)), info={"nodes": count[0]},
+        return Derivatives(values=dict(zip(keys, stacked)), info={"nodes": nodes["count"]},
                            seconds=time.perf_counter() - start)
 
 
