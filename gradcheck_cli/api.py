@@ -59,14 +59,17 @@ def _backends(merged: dict) -> tuple:
     if isinstance(spec, list):
         spec = ",".join(spec)
     frameworks = backends.resolve(spec)
-    device = str(merged.get("device") or "cpu")
-    backends.parse_device(device)
+    device, dtype = str(merged.get("device") or "cpu"), _dtype(merged)
+    return tuple(backends.Backend(f, m, device, dtype) for f in frameworks
+                 for m in backends.modes(merged.get("mode")))
+
+
+def _dtype(merged: dict) -> str:
     dtype = str(merged.get("dtype") or "float64")
     if dtype not in backends.DTYPES:
         raise GradcheckError(f"unsupported dtype {dtype!r}; choose "
                              f"{', '.join(backends.DTYPES)}")
-    return tuple(backends.Backend(f, m, device, dtype) for f in frameworks
-                 for m in backends.modes(merged.get("mode")))
+    return dtype
 
 
 def expected_failure(merged: dict) -> str | None:
@@ -179,6 +182,12 @@ def build_problem(check: dict, *, source: str = COMMAND_LINE, defaults: dict | N
         current = "methods"
         methods = tuple(canonical(m) for m in (_listify(merged.get("methods"))
                                                or DEFAULT_METHODS))
+        current = "device"
+        backends.parse_device(str(merged.get("device") or "cpu"))
+        current = "dtype"
+        _dtype(merged)
+        current = "mode"
+        backends.modes(merged.get("mode"))
         current = "backend"
         backend_columns = _backends(merged)
         current = "rtol"

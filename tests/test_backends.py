@@ -178,12 +178,12 @@ def test_missing_framework_names_the_fix(monkeypatch):
 
 def test_bad_backend_options():
     runner = CliRunner()
-    for args, fragment in ((["--backend", "mxnet"], "unknown backend"),
-                           (["--device", "tpu"], "unknown device"),
-                           (["--dtype", "float8"], "unsupported dtype"),
-                           (["--mode", "sideways"], "unknown mode")):
+    for args, fragment in ((["--backend", "mxnet"], "field 'backend': unknown backend"),
+                           (["--device", "tpu"], "field 'device': unknown device"),
+                           (["--dtype", "float8"], "field 'dtype': unsupported dtype"),
+                           (["--mode", "sideways"], "field 'mode': unknown mode")):
         r = runner.invoke(app, ["sin(x)", "--at", "x=1", *args])
-        assert r.exit_code == 2 and fragment in r.output
+        assert r.exit_code == 2 and fragment in r.output, r.output
 
 
 def _run(*args):
