@@ -20,6 +20,7 @@ import numpy as np
 BLOCK = 1 << 16  # points per block (a float64 temporary: 512 KiB); best of 2^12..2^18 here
 PREFIX = "gradcheck-block"
 _pool: ThreadPoolExecutor | None = None
+_pool_pid = 0
 
 
 def workers() -> int:
@@ -39,7 +40,7 @@ def map_blocks(fn: Callable[[slice], object], n: int, block: int | None = None) 
     Floating-point warnings are ignored inside ``fn`` (callers turn non-finite
     values into verdicts).
     """
-    global _pool
+    global _pool, _pool_pid
 
     def run(sl: slice):
         with np.errstate(all="ignore"):  # errstate is per thread
@@ -52,8 +53,10 @@ def map_blocks(fn: Callable[[slice], object], n: int, block: int | None = None) 
     # since waiting on the pool from one of its own workers could deadlock.
     if threads <= 1 or threading.current_thread().name.startswith(PREFIX):
         return [run(sl) for sl in slices]
-    if _pool is None or _pool._max_workers < threads:
+    # A forked child inherits the pool object but not its threads: it needs its own.
+    if _pool is None or _pool._max_workers < threads or _pool_pid != os.getpid():
         _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=PREFIX)
+        _pool_pid = os.getpid()
     return [future.result() for future in [_pool.submit(run, sl) for sl in slices]]
 
 

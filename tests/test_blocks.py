@@ -101,3 +101,29 @@ def test_blocks_inside_blocks_do_not_deadlock(small_blocks):
     def outer(sl):  # a block that itself works in blocks
         return blocks.assemble(inner, 2500)[sl] * 2
     np.testing.assert_array_equal(blocks.assemble(outer, 2500), 2 * np.arange(2500.0))
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork on this platform")
+def test_a_forked_child_gets_its_own_pool(monkeypatch):
+    import os
+    import select
+    import time
+    monkeypatch.setattr(blocks, "BLOCK", SMALL)
+    monkeypatch.setenv("GRADCHECK_THREADS", "2")
+    ones = lambda sl: np.ones(sl.stop - sl.start)  # noqa: E731
+
+    def slow(sl):  # slow enough that the pool starts both of its threads
+        time.sleep(0.05)
+        return ones(sl)
+    blocks.assemble(slow, 5000)  # the parent's pool now has two idle threads
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: would wait forever on the parent's threads, which it lacks
+        os.write(write, str(blocks.assemble(ones, 2500).sum()).encode())
+        os._exit(0)
+    os.close(write)
+    ready, _, _ = select.select([read], [], [], 30)
+    if not ready:
+        os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    assert ready and os.read(read, 64) == b"2500.0"
