@@ -18,7 +18,6 @@ from typing import Callable, Sequence
 
 import mpmath
 import numpy as np
-import scipy.special
 import sympy as sp
 from sympy.core.function import ArgumentIndexError
 from sympy.printing.numpy import NumPyPrinter
@@ -62,12 +61,22 @@ def _np_sigmoid(x):
     return np.where(x >= 0, 1.0 / (1.0 + t), t / (1.0 + t))
 
 
+def scipy_special(name: str) -> Callable:
+    """A ``scipy.special`` function, imported on its first call: SciPy takes a quarter of a
+    second to import, and only checks using erf (or the engine's sigmoid) need it."""
+    def call(*args):
+        import scipy.special
+        return getattr(scipy.special, name)(*args)
+    call.__name__ = name
+    return call
+
+
 NUMPY_FUNCS: dict[str, Callable] = {
     "sigmoid": _np_sigmoid,
     "softplus": lambda x: np.logaddexp(0.0, x),
     "relu": lambda x: np.maximum(x, 0.0),
     "cbrt": np.cbrt,
-    "erf": scipy.special.erf,
+    "erf": scipy_special("erf"),
 }
 
 # ----- mpmath: the high-precision reference, one point at a time --------------

@@ -115,3 +115,14 @@ def test_assert_gradients_loads_neither_sympy_nor_scipy():
                          cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "pass []"
+
+
+def test_scipy_loads_only_for_the_functions_that_need_it():
+    code = ("import sys\nfrom gradcheck_cli.api import check\n"
+            "a = check('exp(sin(x**2))', at={'x': 2}, backend='none').ok\n"
+            "b = 'scipy' in sys.modules\n"
+            "c = check('erf(x) + sigmoid(x)', at={'x': 0.3}, backend='none').ok\n"
+            "print(a, b, c, 'scipy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "False", "True", "True"]

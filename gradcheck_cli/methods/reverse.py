@@ -18,6 +18,7 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p, log2, log10
 
 from ..blocks import assemble
+from ..codegen import scipy_special
 from ..errors import GradcheckError
 from ..functions import cbrt, relu, sigmoid, softplus
 from . import Derivatives, Method, broadcast
@@ -68,20 +69,15 @@ FORWARD = {
     "sinh": np.sinh, "cosh": np.cosh, "asin": np.arcsin, "acos": np.arccos, "atan": np.arctan,
     "atan2": np.arctan2, "asinh": np.arcsinh, "acosh": np.arccosh, "atanh": np.arctanh,
     "log1p": np.log1p, "expm1": np.expm1, "cbrt": np.cbrt,
-    "erf": None, "sigmoid": None, "softplus": lambda a: np.logaddexp(0.0, a),
+    # scipy's erf and expit are stable in both tails; SciPy loads on their first call
+    "erf": scipy_special("erf"), "sigmoid": scipy_special("expit"),
+    "softplus": lambda a: np.logaddexp(0.0, a),
     "abs": np.abs, "relu": lambda a: np.maximum(a, 0.0), "max": np.maximum, "min": np.minimum,
     # piecewise-constant: derivative zero wherever it exists
     "sign": np.sign, "step": _heaviside, "ge": lambda a, b: (a >= b).astype(float),
     "lt": lambda a, b: (a < b).astype(float),
 }
 
-
-def _fill_special():
-    from scipy.special import erf, expit  # scipy's are stable in both tails
-    FORWARD["erf"], FORWARD["sigmoid"] = erf, expit
-
-
-_fill_special()
 
 
 def apply(op: str, *args: Node) -> Node:
