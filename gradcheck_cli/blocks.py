@@ -89,19 +89,3 @@ def assemble(fn: Callable[[slice], object], n: int):
 
     for_blocks(block, n - first.stop)
     return outs[0] if single else outs
-
-
-def blockwise(fn: Callable, n: int, *args):
-    """Apply a pointwise ``fn`` to ``args`` block by block; returns its outputs joined.
-
-    Args:
-        fn: takes the arguments' blocks, returns an array or a tuple of arrays
-            whose last axis is the block's points.
-        n: the number of points.
-        args: arrays whose last axis has ``n`` points (sliced), or anything else
-            (passed whole: scalars, per-output constants).
-    """
-    def cut(sl):
-        return [a[..., sl] if isinstance(a, np.ndarray) and a.ndim and a.shape[-1] == n else a
-                for a in args]
-    return assemble(lambda sl: fn(*cut(sl)), n)

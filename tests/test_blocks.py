@@ -31,12 +31,6 @@ def test_assemble_joins_blocks_in_order(small_blocks):
     assert sorted(seen) == [(0, 1000), (1000, 2000), (2000, 2600)]
 
 
-def test_blockwise_slices_point_arrays_and_passes_the_rest():
-    x = np.linspace(0, 1, 2500)
-    out = blocks.blockwise(lambda a, k, c: a * k + c, 2500, x, 3.0, np.float64(1.0))
-    np.testing.assert_array_equal(out, x * 3.0 + 1.0)
-
-
 def test_an_error_in_a_block_reaches_the_caller(small_blocks):
     def fn(sl):
         if sl.start >= 2000:

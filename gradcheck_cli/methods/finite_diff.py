@@ -107,27 +107,10 @@ class Stencil:
             return self._cache[key][:, sl]
         return evaluate_block(self.program, self._columns(key), sl)
 
-    def scale(self, var: str | None = None, shifts=(), other: str | None = None) -> np.ndarray:
-        """The rounding-error scale of f over a stencil, in units of eps.
-
-        E(f) at the point (see codegen.error_scale_program), or |f| at any
-        stencil point along ``var`` (and ``other``) if larger: f may vanish at
-        the point itself (exp(x) sin(xy) at x = 0) but not around it.
-        """
-        return np.maximum(scale_values(self.problem, self.program),
-                          self.size(var, shifts, other))
-
-    def size(self, var: str | None = None, shifts=(), other: str | None = None) -> np.ndarray:
-        """max |f| over the point and its stencil along ``var`` (and ``other``)."""
-        scale = np.abs(self.at({}))
-        for k in shifts:
-            for s in (k, -k):
-                if other is None or other == var:
-                    scale = np.maximum(scale, np.abs(self.at({var: s})))
-                else:
-                    for t in (k, -k):
-                        scale = np.maximum(scale, np.abs(self.at({var: s, other: t})))
-        return scale
+    def scale(self) -> np.ndarray:
+        """The rounding-error scale of f at the points, in units of eps: E(f) (see
+        codegen.error_scale_program), or |f| if larger."""
+        return np.maximum(scale_values(self.problem, self.program), np.abs(self.at({})))
 
 
 class _Shifted:
