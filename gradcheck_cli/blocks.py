@@ -34,7 +34,7 @@ def workers() -> int:
         return os.cpu_count() or 1
 
 
-def map_blocks(fn: Callable[[slice], object], n: int, block: int | None = None) -> list:
+def map_blocks(fn: Callable[[slice], object], n: int) -> list:
     """``[fn(sl) for sl in blocks of range(n)]``, run in parallel when there are several.
 
     Floating-point warnings are ignored inside ``fn`` (callers turn non-finite
@@ -46,8 +46,7 @@ def map_blocks(fn: Callable[[slice], object], n: int, block: int | None = None) 
         with np.errstate(all="ignore"):  # errstate is per thread
             return fn(sl)
 
-    block = block or BLOCK
-    slices = [slice(i, min(i + block, n)) for i in range(0, n, block)]
+    slices = [slice(i, min(i + BLOCK, n)) for i in range(0, n, BLOCK)]
     threads = min(workers(), len(slices))
     # Inside a block already (a block that evaluates a program): run in this thread,
     # since waiting on the pool from one of its own workers could deadlock.
@@ -58,11 +57,6 @@ def map_blocks(fn: Callable[[slice], object], n: int, block: int | None = None) 
         _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=PREFIX)
         _pool_pid = os.getpid()
     return [future.result() for future in [_pool.submit(run, sl) for sl in slices]]
-
-
-def for_blocks(fn: Callable[[slice], None], n: int, block: int | None = None) -> None:
-    """Call ``fn(sl)`` for consecutive slices covering ``range(n)`` (see :func:`map_blocks`)."""
-    map_blocks(fn, n, block)
 
 
 def assemble(fn: Callable[[slice], object], n: int):
@@ -87,5 +81,5 @@ def assemble(fn: Callable[[slice], object], n: int):
         for o, h in zip(outs, (result,) if single else result):
             o[..., sl] = h
 
-    for_blocks(block, n - first.stop)
+    map_blocks(block, n - first.stop)
     return outs[0] if single else outs
