@@ -46,8 +46,9 @@ class Row:
 
     @property
     def status(self) -> str:
+        """"fail" if a method fails, "pass" if one compared a point, else "n/a"."""
         statuses = [v.status for v in self.verdicts.values()]
-        return "fail" if "fail" in statuses else "pass"
+        return "fail" if "fail" in statuses else "pass" if "pass" in statuses else "n/a"
 
 
 @dataclass
@@ -77,14 +78,32 @@ class CheckResult:
         return any(r.status == "fail" for r in self.rows)
 
     @property
+    def compared_nothing(self) -> bool:
+        """No method compared a derivative at any point (all outside the domain, say)."""
+        return all(r.status == "n/a" for r in self.rows)
+
+    @property
     def status(self) -> str:
+        """pass, fail, xfail/xpass (marked as an expected failure), or skipped: nothing compared."""
+        if not self.failed and self.compared_nothing:
+            return "skipped"
         if self.xfail:
             return "xfail" if self.failed else "xpass"
         return "fail" if self.failed else "pass"
 
     @property
+    def skip_reason(self) -> str:
+        """Why a skipped check compared nothing, in a line."""
+        reasons = [v.reason for r in self.rows for v in r.verdicts.values() if v.reason]
+        excluded = max((r.excluded for r in self.rows), default=0)
+        if excluded == self.npoints and self.npoints:
+            return ("nothing to compare: every point is outside the domain "
+                    "(f or its derivative has no finite value there)")
+        return "nothing to compare" + (f": {reasons[0]}" if reasons else "")
+
+    @property
     def ok(self) -> bool:
-        return self.status in ("pass", "xfail")
+        return self.status in ("pass", "xfail", "skipped")
 
     def point(self, index: int | None) -> dict[str, float]:
         if index is None:
@@ -146,7 +165,7 @@ class RunResult:
         return to_html(self)
 
     def counts(self) -> dict[str, int]:
-        out = {"pass": 0, "fail": 0, "xfail": 0, "xpass": 0}
+        out = {"pass": 0, "fail": 0, "xfail": 0, "xpass": 0, "skipped": 0}
         for c in self.checks:
             out[c.status] += 1
         return out

@@ -88,6 +88,24 @@ def test_report_files_and_junit_parses(tmp_path):
     assert "| ∂f/∂x |" in md.read_text()
 
 
+def test_a_check_that_compares_nothing_is_skipped_not_passed(tmp_path):
+    # 1/x at 0: no derivative exists, so no method is compared; saying "passed" would be a lie
+    junit = tmp_path / "r.xml"
+    r = invoke("1/x", "--at", "x=0", "--backend", "none", "--junit", str(junit))
+    assert r.exit_code == 0, r.output
+    assert "0 passed, 1 skipped (nothing to compare)" in r.output
+    assert "every point is outside the domain" in r.output
+    case = ET.parse(junit).getroot().find("testsuite/testcase")
+    assert "outside the domain" in case.find("skipped").get("message")
+    data = json.loads(invoke("sqrt(x)", "--grid", "x=-2:-1:3", "--backend", "none",
+                             "--format", "json").output)
+    assert data["checks"][0]["status"] == "skipped" and data["counts"]["skipped"] == 1
+    assert data["checks"][0]["rows"][0]["status"] == "n/a"
+    # one point inside the domain is enough to pass
+    r = invoke("sqrt(x)", "--grid", "x=-1:1:3", "--backend", "none")
+    assert r.exit_code == 0 and "1 check: 1 passed (" in r.output
+
+
 def test_markdown_format():
     r = invoke("sin(x)", "--at", "x=1", "--format", "markdown")
     assert r.exit_code == 0 and r.output.startswith("## gradcheck")

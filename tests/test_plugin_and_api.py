@@ -27,6 +27,10 @@ checks:
     at: {x: 400, y: 800}
     backend: none
     xfail: e^800 overflows float64
+  - name: no derivative there
+    f: log(x)
+    at: {x: -1}
+    backend: none
 """
 
 
@@ -40,18 +44,18 @@ def test_plugin_collects_spec_files(tmp_path):
     (tmp_path / "other.yaml").write_text("not: a spec\n")  # not collected: wrong name
     out = run_pytest(tmp_path, "--junitxml", str(tmp_path / "junit.xml"))
     assert out.returncode == 1, out.stdout
-    assert "1 failed, 1 passed, 1 xfailed" in out.stdout
+    assert "1 failed, 1 passed, 1 skipped, 1 xfailed" in out.stdout
     assert "∂f/∂x by expect: outside tolerance" in out.stdout
     root = ET.parse(tmp_path / "junit.xml").getroot()
     names = {case.get("name") for case in root.iter("testcase")}
-    assert names == {"chain rule", "wrong expectation", "known overflow"}
+    assert names == {"chain rule", "wrong expectation", "known overflow", "no derivative there"}
 
 
 def test_plugin_under_xdist(tmp_path):
     pytest.importorskip("xdist")
     (tmp_path / "gradcheck_specs.yaml").write_text(SPEC)
     out = run_pytest(tmp_path, "-n", "2")
-    assert "1 failed, 1 passed, 1 xfailed" in out.stdout, out.stdout + out.stderr
+    assert "1 failed, 1 passed, 1 skipped, 1 xfailed" in out.stdout, out.stdout + out.stderr
 
 
 def test_plugin_reports_bad_specs(tmp_path):

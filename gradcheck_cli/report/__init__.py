@@ -62,6 +62,8 @@ def summary(run) -> str:
         parts.append(f"{c['xfail']} expected failure{'s' if c['xfail'] > 1 else ''}")
     if c["xpass"]:
         parts.append(f"{c['xpass']} unexpectedly passed")
+    if c["skipped"]:
+        parts.append(f"{c['skipped']} skipped (nothing to compare)")
     n = len(run.checks)
     return f"{n} check{'s' if n != 1 else ''}: {', '.join(parts)} ({run.seconds:.2f} s)"
 

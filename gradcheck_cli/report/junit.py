@@ -18,8 +18,8 @@ def render(run, **_) -> str:
     for source, checks in by_source.items():
         suite = ET.SubElement(suites, "testsuite", name=source, tests=str(len(checks)),
                               failures=str(sum(1 for c in checks if not c.ok)),
-                              errors="0", skipped=str(sum(1 for c in checks
-                                                          if c.status == "xfail")),
+                              errors="0", skipped=str(sum(1 for c in checks if c.status
+                                                          in ("xfail", "skipped"))),
                               time=f"{sum(sum(c.timings.values()) for c in checks):.3f}")
         for check in checks:
             case = ET.SubElement(suite, "testcase", classname=source, name=check.name,
@@ -34,6 +34,8 @@ def render(run, **_) -> str:
                 failure.text = "\n".join(lines + check.notes)
             elif check.status == "xfail":
                 ET.SubElement(case, "skipped", message=f"expected failure: {check.xfail}")
+            elif check.status == "skipped":
+                ET.SubElement(case, "skipped", message=check.skip_reason)
             out = ET.SubElement(case, "system-out")
             out.text = "\n".join(check.notes)
             if check.status == "fail":  # and a testcase per failing row, to see each at a glance

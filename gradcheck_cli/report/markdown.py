@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from . import err_text, failures, fmt, framework_notes, method_title, summary
 
-ICON = {"pass": "✅", "fail": "❌", "xfail": "☑️ xfail", "xpass": "❌ xpass", "n/a": "➖"}
+ICON = {"pass": "✅", "fail": "❌", "xfail": "☑️ xfail", "xpass": "❌ xpass", "n/a": "➖",
+        "skipped": "➖ skipped"}
 
 
 def render(run, **_) -> str:
@@ -33,6 +34,8 @@ def render(run, **_) -> str:
                                                  f"{fmt(v.tolerance, 2)})")
             lines.append(f"- **{row.label}**, {method_title(v.method)}: {v.reason} at "
                          f"{check.where(v)}{values}")
+        if check.status == "skipped":
+            lines += ["", f"- skipped: {check.skip_reason}"]
         for note in check.notes + framework_notes(check):
             lines.append(f"- {note}")
         lines.append("")

@@ -14,8 +14,10 @@ from rich.text import Text
 
 from . import err_text, failures, fmt, framework_notes, method_title, summary
 
-STYLE = {"pass": "green", "fail": "bold red", "n/a": "dim", "xfail": "yellow", "xpass": "bold red"}
-MARK = {"pass": "✓", "fail": "✗", "n/a": "–", "xfail": "✓ xfail", "xpass": "✗ xpass"}
+STYLE = {"pass": "green", "fail": "bold red", "n/a": "dim", "xfail": "yellow", "xpass": "bold red",
+         "skipped": "yellow"}
+MARK = {"pass": "✓", "fail": "✗", "n/a": "–", "xfail": "✓ xfail", "xpass": "✗ xpass",
+        "skipped": "– skipped"}
 
 
 def _ref_text(row) -> str:
@@ -70,7 +72,9 @@ def print_check(check, console: Console, *, timings: bool = False) -> None:
             line.append(f"    got {fmt(v.value, 12)}, reference {fmt(v.reference, 12)}, "
                         f"|difference| {fmt(diff, 3)} > tolerance {fmt(v.tolerance, 3)}")
         console.print(line)
-    if check.xfail:
+    if check.status == "skipped":
+        console.print(Text(f"  – skipped: {check.skip_reason}", style="yellow"))
+    elif check.xfail:
         console.print(Text(f"  expected to fail: {check.xfail}", style="yellow"))
     for note in check.notes + framework_notes(check):
         console.print(Text(f"  · {note}", style="dim"))
@@ -115,6 +119,8 @@ def check_renderable(check):
     for row, v in failures(check):
         parts.append(Text(f"  ✗ {row.label} by {method_title(v.method)}: {v.reason} at "
                           f"{check.where(v)}", style="bold red"))
+    if check.status == "skipped":
+        parts.append(Text(f"  – skipped: {check.skip_reason}", style="yellow"))
     parts += [Text(f"  · {n}", style="dim") for n in check.notes + framework_notes(check)]
     return Group(*parts)
 
