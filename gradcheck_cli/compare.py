@@ -76,9 +76,11 @@ def _classify(problem, keys):
     """Kink analysis per key: (kind, lower, upper) arrays, from one-sided differences.
 
     The derivative of order k is analysed through the order k-1 derivative
-    (f itself for first derivatives) along the last variable. A smooth f (no
-    abs, relu, max...) has no kinks: every key gets ``(None, None, None)``, and
-    finite differences skip their own stencils that leave the domain.
+    (f itself for first derivatives) along the last variable. An f smooth on
+    the whole real line (see :func:`~gradcheck_cli.methods.finite_diff.is_smooth`:
+    no abs or relu, but no pole, cusp or branch cut either) needs none: every key
+    gets ``(None, None, None)``, and finite differences skip their own stencils
+    that leave the domain.
     """
     if fdm.is_smooth(problem.program):
         return {key: (None, None, None) for key in keys}

@@ -51,6 +51,40 @@ def test_domain_edge_is_excluded_not_failed(check_one):
     assert any("outside the domain" in n for n in r.notes)
 
 
+@pytest.mark.parametrize("f, at", [
+    ("tan(x)", {"x": [1.5707963267948966, 1.57079632]}),   # a pole between f's finite values
+    ("1/x", {"x": [1e-12, -1e-9]}),
+    ("log(x**2)", {"x": 1e-10}),                          # finite on both sides of x = 0
+    ("cbrt(x)", {"x": 1e-15}),                            # a cusp
+    ("atan2(y, x)", {"x": -1.0, "y": 1e-17}),             # across the branch cut
+])
+def test_a_stencil_straddling_a_singularity_is_not_used_not_failed(check_one, f, at):
+    # The stencil sees only finite values of f, so nothing looks like a domain edge; without
+    # the one-sided analysis finite differences "failed" here by 1e17 (tan) or 2e10 (log).
+    r = check_one(f, at=at)
+    assert r.status == "pass", failing(r)
+    fd = [row.verdicts["fd"] for row in r.rows if row.verdicts["fd"].compared == 0]
+    assert fd and any("straddles" in n for n in r.notes)
+    assert all(row.verdicts["symbolic"].status == "pass" for row in r.rows)
+
+
+def test_only_functions_smooth_on_the_whole_line_skip_the_one_sided_analysis():
+    from gradcheck_cli.api import build_problem
+    from gradcheck_cli.methods.finite_diff import is_smooth
+
+    def smooth(text):
+        return is_smooth(build_problem({"f": text, "at": {"x": 1}}).program)
+    assert all(smooth(t) for t in ["exp(sin(x**2))", "x**3 - 2*x + 1", "2**x",
+                                   "sigmoid(x)*softplus(x)*tanh(x)",
+                                   "erf(x) + atan(x) + asinh(x) + cosh(x)"])
+    assert smooth("atan2(x, 1)")  # SymPy makes it atan(x)
+    assert not any(smooth(t) for t in ["1/x", "tan(x)", "log(x**2)", "sqrt(x)", "x**0.5",
+                                       "x**-2", "cbrt(x)", "atan2(1, x)", "abs(x)", "relu(x)",
+                                       "max(x, 1)"])
+    # conservative: a division is analysed even where its denominator never vanishes
+    assert not smooth("exp(x)/(1 + x**2)")
+
+
 def test_non_finite_method_fails_with_that_reason(check_one):
     r = check_one("-log(exp(x)/(exp(x) + exp(y)))", at={"x": 400, "y": 800})
     assert r.status == "fail"

@@ -21,7 +21,7 @@ import sympy as sp
 
 from ..blocks import assemble
 from ..codegen import error_scale_program, evaluate, evaluate_block
-from ..functions import relu
+from ..functions import relu, sigmoid, softplus
 from . import Derivatives, Method
 from .richardson import richardson
 
@@ -219,10 +219,29 @@ def _over_stencil(st: Stencil, shifts, pointwise, *extra):
 PIECEWISE = (sp.Abs, sp.sign, sp.Heaviside, sp.Max, sp.Min, relu)
 
 
+# Functions analytic on the whole real line: no kink, jump, pole or branch point anywhere.
+ENTIRE = (sp.exp, sp.sin, sp.cos, sp.sinh, sp.cosh, sp.tanh, sp.atan, sp.asinh, sp.erf,
+          sigmoid, softplus)
+
+
 def is_smooth(program) -> bool:
-    """No piecewise node (abs, sign, relu, max, min): smooth wherever it is defined."""
-    exprs = [e for _, e in program.lets] + list(program.outputs)
-    return not any(e.has(*PIECEWISE) for e in exprs)
+    """Smooth at every real point: sums, products, non-negative integer powers and ENTIRE.
+
+    Only then can the one-sided analysis be skipped. "No abs or relu" is not
+    enough: a pole (1/x, tan), a cusp (cbrt at 0), a singularity with finite
+    values on both sides (log(x**2) at 0) or a branch cut (atan2 across the
+    negative x axis) sits between two finite values of f, so a central stencil
+    that straddles it gives nonsense without ever seeing a NaN.
+    """
+    for expr in [e for _, e in program.lets] + list(program.outputs):
+        for node in sp.preorder_traversal(expr):
+            if node.is_Atom or node.is_Add or node.is_Mul or isinstance(node, ENTIRE):
+                continue
+            if node.is_Pow and (node.exp.is_Integer and node.exp >= 0
+                                or node.base.is_Number and node.base > 0):
+                continue  # x**3, 2**x
+            return False
+    return True
 
 
 def one_sided(st: Stencil, var: str):
