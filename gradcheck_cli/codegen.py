@@ -167,7 +167,8 @@ def evaluate_mpmath(program: Program, columns: Sequence[np.ndarray], indices: np
 
     The points are exact float64 numbers; every operation after that is carried
     at ``dps`` digits, and the result is rounded once to float64. A point where
-    the value is complex, infinite or raises (log of 0, division by zero) gives NaN.
+    the value is complex, infinite or raises (log of 0, division by zero) gives NaN;
+    a finite value beyond float64's range gives ±inf (it overflows, but exists).
     mpmath works on scalars, so this loops over the (at most a few thousand) points.
     """
     fn = compile_program(program, "mpmath")
@@ -189,6 +190,8 @@ def _to_float(v) -> float:
         if abs(v.imag) > 1e-25 * max(1, abs(v.real)):
             return np.nan
         v = v.real
+    if mpmath.isinf(v):
+        return np.nan  # a pole, not an overflow
     try:
         return float(v)
     except (TypeError, ValueError, OverflowError):

@@ -133,6 +133,7 @@ def compare(problem, outputs: dict, timings: dict[str, float]) -> CheckResult:
     notes = []
     rows = []
     outside = np.zeros(n, dtype=bool)
+    overflow = np.zeros(n, dtype=bool)  # the exact value exists but exceeds float64's range
     kink_points = np.zeros(n, dtype=bool)
     rough_points = np.zeros(n, dtype=bool)
     for key in keys:
@@ -141,6 +142,7 @@ def compare(problem, outputs: dict, timings: dict[str, float]) -> CheckResult:
         # Outside the domain: no finite derivative, or no value of f (log(x) at x = -1).
         excluded = ~(np.isfinite(r) & np.isfinite(ref[(key[0], ())]))
         outside |= excluded
+        overflow |= exact & (np.isinf(r) | np.isinf(ref[(key[0], ())]))
         # A kink of f makes its higher derivatives undefined at that point.
         for var in set(key[1]) if len(key[1]) > 1 else ():
             below = classes[(key[0], (var,))][0]
@@ -185,10 +187,13 @@ def compare(problem, outputs: dict, timings: dict[str, float]) -> CheckResult:
         notes.append(f"reference: SymPy with mpmath at {REFERENCE_DPS} digits at "
                      f"{int(exact.sum())} of {n} points (fixed-seed subset); float64 "
                      "symbolic values elsewhere, so 'symbolic' is judged on that subset")
-    if outside.any():
+    if (outside & ~overflow).any():
         notes.append(f"outside the domain (f or the reference not finite), excluded: "
-                     f"{int(outside.sum())} "
-                     f"point(s), e.g. {_example(points, outside)}")
+                     f"{int((outside & ~overflow).sum())} "
+                     f"point(s), e.g. {_example(points, outside & ~overflow)}")
+    if overflow.any():
+        notes.append(f"beyond float64's range (the exact f or derivative exceeds 1.8e308), "
+                     f"excluded: {int(overflow.sum())} point(s), e.g. {_example(points, overflow)}")
     if kink_points.any():
         notes.append(f"non-differentiable (kink): {int(kink_points.sum())} point(s), e.g. "
                      f"{_example(points, kink_points)}; any value between the one-sided "

@@ -97,8 +97,8 @@ class CheckResult:
         reasons = [v.reason for r in self.rows for v in r.verdicts.values() if v.reason]
         excluded = max((r.excluded for r in self.rows), default=0)
         if excluded == self.npoints and self.npoints:
-            return ("nothing to compare: every point is outside the domain "
-                    "(f or its derivative has no finite value there)")
+            return ("nothing to compare: at every point f or its derivative has no finite "
+                    "float64 value (outside the domain, or beyond float64's range)")
         return "nothing to compare" + (f": {reasons[0]}" if reasons else "")
 
     @property

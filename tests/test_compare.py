@@ -85,6 +85,18 @@ def test_only_functions_smooth_on_the_whole_line_skip_the_one_sided_analysis():
     assert not smooth("exp(x)/(1 + x**2)")
 
 
+def test_a_value_beyond_float64s_range_is_told_apart_from_a_pole(check_one):
+    # exp(exp(exp(x))) exists at x = 2 (about e^1618) but no float64 holds it; 1/x has a pole
+    r = check_one("exp(exp(exp(x)))", grid={"x": [-1, 5, 7]})
+    assert r.status == "pass" and r.rows[0].excluded == 4
+    assert any(n.startswith("beyond float64's range") and "4 point(s), e.g. x=2" in n
+               for n in r.notes)
+    assert not any("outside the domain" in n for n in r.notes)
+    r = check_one("1/x", grid={"x": [-1, 1, 3]})
+    assert any("outside the domain" in n for n in r.notes)
+    assert not any("beyond float64" in n for n in r.notes)
+
+
 def test_non_finite_method_fails_with_that_reason(check_one):
     r = check_one("-log(exp(x)/(exp(x) + exp(y)))", at={"x": 400, "y": 800})
     assert r.status == "fail"
