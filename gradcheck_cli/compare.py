@@ -227,16 +227,26 @@ class _LazyScales:
         self.problem, self.inexact = problem, inexact
         self.both, keys = values_program(problem)  # the derivatives, then f
         self.rows = {k: i for i, k in enumerate(keys)}
-        self.values = np.full((len(self.rows), problem.npoints), np.nan)
+        # the points evaluated so far (sorted indices) and their scales, (rows, points):
+        # suspects are few, so this stays small where a dense (rows, n) array would not
+        self.known = np.empty(0, dtype=np.intp)
+        self.values = np.empty((len(self.rows), 0))
 
     def _own(self, key, idx: np.ndarray) -> np.ndarray:
-        missing = idx[np.isnan(self.values[self.rows[key], idx])]
-        if missing.size:
+        pos = np.searchsorted(self.known, idx)
+        hit = pos < self.known.size
+        hit[hit] = self.known[pos[hit]] == idx[hit]
+        if not hit.all():
+            missing = np.unique(idx[~hit])
             cols = [c[missing] for c in self.problem.column_list()]
             program = error_scale_program(self.both, self.inexact)  # built on first use
             with np.errstate(all="ignore"):
-                self.values[:, missing] = np.abs(evaluate(program, cols, missing.size))
-        return self.values[self.rows[key], idx]
+                fresh = np.abs(evaluate(program, cols, missing.size))
+            order = np.argsort(np.concatenate([self.known, missing]), kind="stable")
+            self.known = np.concatenate([self.known, missing])[order]
+            self.values = np.concatenate([self.values, fresh], axis=1)[:, order]
+            pos = np.searchsorted(self.known, idx)
+        return self.values[self.rows[key], pos]
 
     def at(self, key, idx: np.ndarray) -> np.ndarray:
         """E of derivative ``key`` (``(out, ())`` for f itself) at point indices ``idx``."""
