@@ -23,9 +23,18 @@ def _framework_of(fn, inputs) -> str:
     raise GradcheckError("cannot tell the framework: pass backend='torch', 'tensorflow' or 'jax'")
 
 
+def _dtype_name(value) -> str:
+    """'float32' for a torch, TensorFlow, JAX or numpy array of float32, and so on."""
+    dtype = getattr(value, "dtype", None)
+    name = getattr(dtype, "name", None)  # numpy, JAX, TensorFlow
+    return name if isinstance(name, str) else str(dtype).rsplit(".", 1)[-1]  # torch.float32
+
+
 def _to_numpy(value) -> np.ndarray:
-    if hasattr(value, "detach"):  # torch
+    if hasattr(value, "detach"):  # torch (numpy has no bfloat16: through float32, exactly)
         value = value.detach().cpu()
+        if str(value.dtype) == "torch.bfloat16":
+            value = value.float()
     if hasattr(value, "numpy") and not isinstance(value, np.ndarray):
         value = value.numpy()
     return np.asarray(value, dtype=float)
@@ -43,7 +52,8 @@ def assert_gradients(fn, *inputs, backend: str | None = None, params: bool = Fal
         backend: ``torch``, ``tensorflow`` or ``jax`` (default: told from fn and inputs).
         params: also check the module's or layer's trainable parameters.
         reference: a plain implementation whose autodiff gradients must agree.
-        dtype: ``float64`` or ``float32`` (default: float32 if every input is float32).
+        dtype: ``float64``, ``float32``, ``float16`` or ``bfloat16`` (default: the
+            inputs' dtype when they all have the same one, else float64).
         options: further spec keys (``init``, ``rtol``, ``atol``, ``expect``, ``full_limit``).
 
     Returns:
@@ -57,9 +67,10 @@ def assert_gradients(fn, *inputs, backend: str | None = None, params: bool = Fal
     from .usercode import run_callable
     framework = backend or _framework_of(fn, inputs)
     arrays = [_to_numpy(x) for x in inputs]
-    if dtype is None:
-        dtype = "float32" if inputs and all(str(getattr(x, "dtype", "")).endswith("float32")
-                                            for x in inputs) else "float64"
+    if dtype is None:  # the inputs' own dtype when they share one, else float64
+        names = {_dtype_name(x) for x in inputs}
+        dtype = names.pop() if len(names) == 1 and names <= {"float32", "float16", "bfloat16"} \
+            else "float64"
     check = {"callable": fn, "backend": framework, "params": params, "dtype": dtype,
              "device": device, "seed": seed, "reference": reference,
              "inputs": {f"arg{i}": {"value": a} for i, a in enumerate(arrays)}, **options}

@@ -1,5 +1,6 @@
 """Framework backends: parametrized over the installed frameworks, skipped when one is missing."""
 
+import json
 import os
 import subprocess
 import sys
@@ -118,15 +119,26 @@ def test_float16_overflow_is_a_failure_not_a_pass(framework):
 
 
 @pytest.mark.skipif(not backends.is_installed("torch"), reason="torch is not installed")
-def test_user_code_in_half_precision_is_a_clear_error(tmp_path):
+def test_user_code_runs_in_half_precision_from_the_command_line(tmp_path):
     spec = tmp_path / "gradcheck_half.yaml"
-    (tmp_path / "layer.py").write_text("def f(x):\n    return x * x\n")
+    (tmp_path / "layer.py").write_text(
+        "import torch\n"
+        "def f(x):\n    return x * x\n"
+        "class Twice(torch.autograd.Function):  # d/dx x^2 written as 2.2 x (10 % off)\n"
+        "    @staticmethod\n    def forward(ctx, x):\n"
+        "        ctx.save_for_backward(x)\n        return x * x\n"
+        "    @staticmethod\n    def backward(ctx, g):\n"
+        "        (x,) = ctx.saved_tensors\n        return 2.2 * g * x\n"
+        "g = Twice.apply\n")
     spec.write_text("checks:\n  - name: square\n    callable: layer.py:f\n    backend: torch\n"
+                    "    inputs: {x: {shape: [3]}}\n"
+                    "  - name: wrong square\n    callable: layer.py:g\n    backend: torch\n"
                     "    inputs: {x: {shape: [3]}}\n")
-    out = CliRunner().invoke(app, [str(spec), "--dtype", "bfloat16"])
-    assert out.exit_code == 2
-    assert "user code is checked in float64 or float32" in out.output
-    assert "Traceback" not in out.output
+    out = CliRunner().invoke(app, [str(spec), "--dtype", "bfloat16", "--format", "json"])
+    assert out.exit_code == 1, out.output
+    checks = json.loads(out.output)["checks"]
+    assert [c["status"] for c in checks] == ["pass", "fail"]
+    assert checks[0]["method_info"]["torch·rev"]["dtype"] == "bfloat16"
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)

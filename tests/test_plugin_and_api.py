@@ -92,6 +92,12 @@ def test_assert_gradients():
     assert gradcheck_cli.assert_gradients(layer, x, params=True).status == "pass"
     # float32 inputs are checked in float32, against float64 finite differences
     assert gradcheck_cli.assert_gradients(torch.sin, x.float()).status == "pass"
+    # half-precision inputs in their own dtype: the layer passes, the wrong backward fails
+    for dtype in (torch.float16, torch.bfloat16):
+        result = gradcheck_cli.assert_gradients(layer.to(dtype), x.to(dtype), params=True)
+        assert result.method_info["torch·rev"]["dtype"] == str(dtype).split(".")[1]
+        with pytest.raises(AssertionError):
+            gradcheck_cli.assert_gradients(Bad.apply, x.to(dtype))
 
 
 def test_ci_gate_example_runs():

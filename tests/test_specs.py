@@ -65,3 +65,16 @@ def test_seed_004_article_gradients():
 def test_seed_000_domain_edge_is_excluded():
     _, result = refs("000_pytorch_autograd.yaml", "exercise: ln(x - 1)")
     assert result.rows[0].excluded == 1 and result.ok
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_layer_specs_pass_in_half_precision(dtype):
+    # the course's torch, Keras and JAX layers run in the dtype; finite differences in float64
+    from gradcheck_cli.methods import backends
+    for framework in ("torch", "tensorflow", "jax"):
+        if not backends.is_installed(framework):
+            pytest.skip(f"{framework} is not installed")
+    results = [run_problem(p) for p in load_spec(SPECS / "layers" / "gradcheck_layers.yaml",
+                                                 {"dtype": dtype})]
+    assert [r.status for r in results] == ["pass"] * 10
+    assert {r.method_info[next(iter(r.method_info))]["dtype"] for r in results} == {dtype}

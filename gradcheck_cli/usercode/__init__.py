@@ -36,10 +36,18 @@ PROBES = 8                 # random projections beyond that
 LOCALIZE = 5               # worst elements reported per failing input
 FORWARD_COLUMNS = 64       # forward mode column by column up to this many elements
 FD_SAFETY = 4.0
-EPS = {"float64": float(np.finfo(np.float64).eps), "float32": float(np.finfo(np.float32).eps)}
+EPS = {"float64": float(np.finfo(np.float64).eps), "float32": float(np.finfo(np.float32).eps),
+       "float16": 2.0 ** -10, "bfloat16": 2.0 ** -7}
+HALF = ("float16", "bfloat16")
 # Relative tolerance of a gradient, by the dtype the framework computed in, against
-# the size of the terms summed (|u|·|J|·|v|).
-RTOL = {"float64": 1e-7, "float32": 2e-3}
+# the size of the terms summed (|u|·|J|·|v|). Half precision: 4 ulps, and as much again
+# of the largest value of the same gradient (a small element is a sum of rounded terms
+# of the large ones' size); measured errors of torch layers are about 1 ulp of the largest.
+RTOL = {"float64": 1e-7, "float32": 2e-3, "float16": 2 * EPS["float16"],
+        "bfloat16": 2 * EPS["bfloat16"]}
+# float16 below its normal range (6.1e-5) loses digits to underflow in the backward pass
+# (why mixed-precision training scales its loss): judged absolutely there.
+ATOL = {"float16": 2.0 ** -14}
 
 
 class DtypeMismatch(Exception):
@@ -80,10 +88,23 @@ def make_inputs(spec: dict, rng: np.random.Generator, default_dtype: str):
         if dtype not in EPS:
             raise GradcheckError(f"input {name!r}: unsupported dtype {dtype!r}")
         names.append(name)
-        arrays.append(array.astype(dtype))
+        arrays.append(round_to(array, dtype))
         if item.get("grad", True):
             grads.append(name)
     return names, arrays, grads
+
+
+def round_to(array: np.ndarray, dtype: str) -> np.ndarray:
+    """The array in ``dtype``; half precision as the float64 values of its rounded numbers
+    (numpy has no bfloat16), so finite differences in float64 start from the same point."""
+    if dtype == "float16":
+        return array.astype(np.float16).astype(np.float64)
+    if dtype == "bfloat16":  # the top 16 bits of float32, rounded to nearest even
+        bits = np.ascontiguousarray(array, dtype=np.float32).view(np.uint32)
+        bits = (bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1))) \
+            & np.uint32(0xFFFF0000)
+        return bits.view(np.float32).astype(np.float64)
+    return array.astype(dtype)
 
 
 class _Function:
@@ -216,8 +237,8 @@ def _run_callable(check: dict, *, source: str, base: Path | None, label: str) ->
     framework = frameworks[0]
     dtype = str(check.get("dtype") or "float64")
     if dtype not in EPS:
-        raise GradcheckError(f"field 'dtype': user code is checked in float64 or float32, not "
-                             f"{dtype} (half precision is for expression checks)")
+        raise GradcheckError(f"field 'dtype': unsupported dtype {dtype!r}; choose float64, "
+                             "float32, float16 or bfloat16")
     device = str(check.get("device") or "cpu")
     seed = int(check.get("seed", 0))
     rng = np.random.default_rng(seed)
@@ -272,7 +293,7 @@ def _run_callable(check: dict, *, source: str, base: Path | None, label: str) ->
     if expect:
         methods.append("expect")
     if full:
-        results = _full(fn, slots, m, dtype, reference, expect, _expect_tolerance(check))
+        results = _full(fn, slots, m, dtype, reference, expect, _expect_tolerance(check, dtype))
     else:
         if expect:
             raise GradcheckError("'expect' for user code needs the full Jacobian: inputs of "
@@ -339,6 +360,13 @@ def _miss_probability(probes: int, ratio: float = 0.1) -> float:
     return one ** probes
 
 
+def _resolution(scale: float, dtype: str) -> float:
+    """The smallest gradient a dtype resolves next to values of size ``scale``: zero but
+    in half precision, where a saturated tanh's 1 - tanh² is exactly 0 in bfloat16 while
+    float64 finite differences see 2e-3."""
+    return RTOL[dtype] * float(scale) + ATOL.get(dtype, 0.0) if dtype in HALF else 0.0
+
+
 def _grad_checks(slot: Slot, grad, meta, expected, fd_nonzero: bool):
     """torch.autograd.gradcheck's structural checks: a reason to fail, or None."""
     if grad is None:
@@ -358,8 +386,13 @@ def _grad_checks(slot: Slot, grad, meta, expected, fd_nonzero: bool):
 
 def _compare(name, values, ref, err, terms, dtype, location, tolerance=None) -> Verdict:
     """A verdict for one method on one input: values vs finite differences, elementwise."""
-    tol = (RTOL[dtype] * (terms + np.abs(ref)) + FD_SAFETY * err + 1e3 * EPS[dtype] * terms
-           if tolerance is None else tolerance)
+    if tolerance is not None:
+        tol = tolerance
+    elif dtype in HALF:
+        tol = (RTOL[dtype] * (terms + np.abs(ref) + np.max(np.abs(ref), initial=0.0))
+               + FD_SAFETY * err + ATOL.get(dtype, 0.0))
+    else:
+        tol = RTOL[dtype] * (terms + np.abs(ref)) + FD_SAFETY * err + 1e3 * EPS[dtype] * terms
     dist = np.abs(values - ref)
     nonfinite = ~np.isfinite(values)
     with np.errstate(all="ignore"):
@@ -377,14 +410,17 @@ def _compare(name, values, ref, err, terms, dtype, location, tolerance=None) -> 
                    if failed else None, location=location(worst))
 
 
-def _expect_tolerance(check: dict) -> tuple[float, float]:
-    """(rtol, atol) for ``expect``: ``rtol``/``atol`` as numbers or ``{expect: ...}``."""
+def _expect_tolerance(check: dict, dtype: str = "float64") -> tuple[float, float]:
+    """(rtol, atol) for ``expect``: ``rtol``/``atol`` as numbers or ``{expect: ...}``.
+
+    By default 1e-6 relative; in half precision 4 ulps, since the inputs themselves are
+    rounded to the dtype before the gradient the user worked out is compared."""
     def pick(key, default):
         value = check.get(key)
         if isinstance(value, dict):
             return float(value.get("expect", value.get("*", default)))
         return float(value) if value is not None else default
-    return pick("rtol", 1e-6), pick("atol", 0.0)
+    return pick("rtol", RTOL[dtype] if dtype in HALF else 1e-6), pick("atol", 0.0)
 
 
 def _expectations(check: dict, slots) -> dict:
@@ -460,7 +496,8 @@ def _rows_verdict(fn, slot, rows, j_fd, err, terms, dtype, location, name, struc
         g, meta = grads[slot.name]
         if structural:
             why = _grad_checks(slot, g, meta, fn.ad.expected_meta(slot.value.shape),
-                               bool(np.any(np.abs(j_fd[k]) > FD_SAFETY * err[k])))
+                               bool(np.any(np.abs(j_fd[k]) > FD_SAFETY * err[k]
+                                           + _resolution(np.max(np.abs(j_fd)), dtype))))
             if why:
                 return Verdict(name, "fail", compared=j_fd.size, reason=why,
                                location=f"{slot.name}, output element {k}")
@@ -534,7 +571,8 @@ def _projections(fn: _Function, slots, m, dtype, rng, reference):
             g, meta = rev[p][slot.name]
             if why is None and p == 0:
                 why = _grad_checks(slot, g, meta, fn.ad.expected_meta(slot.value.shape),
-                                   abs(s_fd[p]) > FD_SAFETY * s_err[p])
+                                   abs(s_fd[p]) > FD_SAFETY * s_err[p]
+                                   + _resolution(np.abs(u) @ np.abs(d), dtype))
             grad = np.zeros(slot.value.size) if g is None else g.ravel()
             s_rev[p] = grad @ v
             terms[p] = np.abs(grad) @ np.abs(v) + np.abs(u) @ np.abs(d)

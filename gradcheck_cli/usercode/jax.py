@@ -23,7 +23,9 @@ class Adapter:
         import jax.numpy as jnp
         self.jax, self.jnp = jax, jnp
         self.device, self.device_name, self.version = base.device, base.device_name, base.version
-        self.dtype = jnp.float64 if dtype == "float64" else jnp.float32
+        self.dtypes = {"float64": jnp.float64, "float32": jnp.float32, "float16": jnp.float16,
+                       "bfloat16": jnp.bfloat16}
+        self.dtype = self.dtypes[dtype]
         self.dtype_name = dtype
 
     def prepare(self, obj, init, want_params, seed: int = 0):
@@ -48,7 +50,7 @@ class Adapter:
         return outs
 
     def forward(self, inputs, params, dtype="float64"):
-        jdtype = self.jnp.float64 if dtype == "float64" else self.jnp.float32
+        jdtype = self.dtypes[dtype]
         outs = self._outs(self.fn(*[self._array(a, jdtype) for a in inputs]))
         if any(o.dtype != jdtype for o in outs):
             raise DtypeMismatch(f"the code returned {outs[0].dtype} for {dtype} inputs")
@@ -85,7 +87,7 @@ class Adapter:
         return [np.asarray(o, dtype=np.float64) for o in out]
 
     def forward_many(self, inputs, params, dtype, key, batch):
-        jdtype = self.jnp.float64 if dtype == "float64" else self.jnp.float32
+        jdtype = self.dtypes[dtype]
         args = [self._array(a, jdtype) for a in inputs]
 
         def one(value):

@@ -26,7 +26,9 @@ class Adapter:
         import tensorflow as tf
         self.tf = tf
         self.device, self.device_name, self.version = base.device, base.device_name, base.version
-        self.dtype = tf.float64 if dtype == "float64" else tf.float32
+        self.dtypes = {"float64": tf.float64, "float32": tf.float32, "float16": tf.float16,
+                       "bfloat16": tf.bfloat16}
+        self.dtype = self.dtypes[dtype]
         self.dtype_name = dtype
         self.layers = {}
         self.var_names = {}
@@ -48,7 +50,7 @@ class Adapter:
         if dtype not in self.layers:
             keras = tf.keras
             old, old_policy = keras.config.floatx(), keras.config.dtype_policy()
-            name = "float64" if dtype == tf.float64 else "float32"
+            name = dtype.name  # Keras's dtype policy of that name: float64 ... bfloat16
             keras.config.set_floatx(name)
             keras.config.set_dtype_policy(name)
             try:
@@ -108,7 +110,7 @@ class Adapter:
 
     def forward(self, inputs, params, dtype="float64"):
         tf = self.tf
-        tdtype = tf.float64 if dtype == "float64" else tf.float32
+        tdtype = self.dtypes[dtype]
         with tf.device(self.device):
             args = [tf.constant(a, tdtype) for a in inputs]
             self._pending = args
