@@ -141,6 +141,14 @@ def test_explain_needs_one_point_of_a_scalar():
         explain(build_problem(dict(f="[x, x**2]", at={"x": 1}, backend="none")))
 
 
+def test_explaining_a_point_without_a_derivative_says_so():
+    text = render(explain(build_problem(dict(f="1/x", at={"x": 0}, backend="none"))))
+    assert "no reference: f has no finite derivative at this point" in text
+    assert "smallest error" not in text  # every error is NaN: no step is best
+    assert "no derivative here to compare with" in text
+    assert "4. Symbolic derivative (SymPy)\n" in text  # the title on one line
+
+
 def test_latex_and_rich_html():
     r = CliRunner().invoke(app, ["explain", "x*sin(x)", "--at", "x=1", "--latex"])
     assert r.exit_code == 0 and "\\sin" in r.output

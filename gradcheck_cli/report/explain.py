@@ -4,6 +4,7 @@ derivative, finite-difference steps and cost (rich tables)."""
 from __future__ import annotations
 
 import io
+import math
 
 import sympy as sp
 from rich.console import Console, Group
@@ -46,13 +47,15 @@ def renderables(e, *, latex: bool = False) -> list:
     out.append(back)
     grads = Table.grid(padding=(0, 2))
     for w, g in e.gradient.items():
+        ref = e.reference[w]
         grads.add_row(Text(f"∂f/∂{w}", style="bold"), f"{g:.8g}",
-                      Text(f"(reference {e.reference[w]:.12g})", style="dim"))
+                      Text(f"(reference {ref:.12g})" if math.isfinite(ref) else
+                           "(no reference: f has no finite derivative at this point)",
+                           style="dim"))
     out.append(grads)
 
-    sym = Table(title=Text("4. Symbolic derivative (SymPy)", style="bold"), title_justify="left",
-                show_header=False, pad_edge=False)
-    sym.add_column("")
+    sym = _table("4. Symbolic derivative (SymPy)", "")
+    sym.show_header = False
     for w, (raw, simplified) in e.symbolic.items():
         paths = e.chains.get(w) or []
         if paths and any(len(p) > 1 for p in paths):
@@ -70,14 +73,17 @@ def renderables(e, *, latex: bool = False) -> list:
     for w, rows in e.steps.items():
         table = _table(f"5. Finite differences for ∂f/∂{w}: step h against error "
                        "(truncation falls as h², rounding grows as ε/h)", "h", "D(h)", "error", "")
-        best = min(rows, key=lambda r: r.error)
+        finite = [r for r in rows if math.isfinite(r.error)]
+        best = min(finite, key=lambda r: r.error) if finite else None
         for r in rows:
             mark = "← gradcheck's step" if r.chosen else ("← smallest error" if r is best else "")
             table.add_row(f"{r.h:.3g}", f"{r.value:.12g}", f"{r.error:.2e}", mark)
         value, bound = e.richardson[w]
         out.append(table)
+        error = abs(value - e.reference[w])
         out.append(Text(f"   Richardson (h, h/2) at gradcheck's step: {value:.15g} "
-                        f"± {bound:.1e} (error {abs(value - e.reference[w]):.1e})"))
+                        f"± {bound:.1e}" + (f" (error {error:.1e})" if math.isfinite(error) else
+                                            " (no derivative here to compare with)")))
 
     cost = _table("6. Cost at this point", "method", "work", "seconds")
     for row in e.cost:
