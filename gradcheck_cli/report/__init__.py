@@ -27,7 +27,7 @@ def fmt(value, digits: int = 6) -> str:
         return "n/a"
     if isinstance(value, str):
         return value
-    return f"{value:.{digits}g}"
+    return f"{value + 0.0:.{digits}g}"  # + 0.0: -0.0 prints as 0
 
 
 def err_text(verdict) -> str:
