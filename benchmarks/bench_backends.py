@@ -12,7 +12,7 @@ import sys
 import time
 
 from gradcheck_cli.api import build_problem, run_problem
-from gradcheck_cli.methods import backends
+from gradcheck_cli import frameworks as backends
 
 N = 10**6
 
@@ -69,8 +69,8 @@ def main():
                           "min": ratios[0], "max": ratios[-1]})
     # the 30-digit reference alone (mpmath at the 1,000-point subset), the rest of
     # reference+compare being the verdicts
-    from gradcheck_cli.methods import get_method
-    from gradcheck_cli.methods.symbolic import reference
+    from gradcheck_cli.columns import get_method
+    from gradcheck_cli.expression.symbolic import reference
     p = problem(1)
     values = get_method("symbolic").compute(p).values
     t0 = time.perf_counter()

@@ -62,7 +62,7 @@ def fd_vs_numdifftools(points: int = 10**6):
     import numpy as np
 
     from gradcheck_cli.api import build_problem
-    from gradcheck_cli.methods.finite_diff import FiniteDifferences
+    from gradcheck_cli.expression.finite_diff import FiniteDifferences
     p = build_problem(dict(f="exp(sin(x**2))", grid={"x": [-3, 3, points]}, methods="fd",
                            backend="none"))
     x = p.columns["x"]

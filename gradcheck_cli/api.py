@@ -13,13 +13,14 @@ from pathlib import Path
 import numpy as np
 import sympy as sp
 
-from . import expr as exprs
-from .codegen import Program, evaluate
+from .expression import parse as exprs
+from .expression.codegen import Program, evaluate
 from .compare import compare
 from .errors import GradcheckError
-from .methods import DEFAULT_METHODS, Derivatives, backends, canonical, get_method
-from .methods.backends import FRAMEWORKS
-from .problem import Problem, make_points, parse_key
+from . import frameworks as backends
+from .columns import DEFAULT_METHODS, Derivatives, canonical, get_method
+from .frameworks import FRAMEWORKS
+from .expression.problem import Problem, make_points, parse_key
 from .results import CheckResult, RunResult  # noqa: F401  (part of this module's API)
 from .testing import assert_gradients  # noqa: F401  (part of this module's API)
 

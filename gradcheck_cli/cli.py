@@ -184,7 +184,7 @@ def _teach(problems, result, teaching) -> None:
                              "check of a scalar function at one point (--at)")
     if teaching["graph"] is not None and teaching["graph"].suffix not in WRITERS:
         raise GradcheckError("the graph file must end in .dot or .mmd", field="--graph")
-    from .explain import explain as build_explanation
+    from .expression.explain import explain as build_explanation
     for i, problem in enumerate(explainable if wants_point else []):
         e = build_explanation(problem)
         if teaching["explain"]:

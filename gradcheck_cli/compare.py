@@ -9,7 +9,7 @@ reference -- the symbolic derivatives evaluated with mpmath at 30 digits -- as
 
 where E is the rounding-error scale of the derivative expression (the sum of
 its terms' magnitudes times their condition numbers, see
-:func:`gradcheck_cli.codegen.error_scale_program`), so float64 rounding alone
+:func:`gradcheck_cli.expression.codegen.error_scale_program`), so float64 rounding alone
 never fails a check -- not under cancellation (an expanded polynomial near its
 root) nor at large magnitudes -- and ``err`` is the finite-difference error
 estimate (zero for other methods).
@@ -24,9 +24,9 @@ from __future__ import annotations
 import numpy as np
 
 from .blocks import map_blocks
-from .codegen import Program, error_scale_program, evaluate
-from .methods import finite_diff as fdm
-from .methods.symbolic import (REFERENCE_DPS, REFERENCE_MAX_POINTS, derivative_program,
+from .expression.codegen import Program, error_scale_program, evaluate
+from .expression import finite_diff as fdm
+from .expression.symbolic import (REFERENCE_DPS, REFERENCE_MAX_POINTS, derivative_program,
                                reference, values_program)
 from .results import CheckResult, Row, Verdict, _fmt  # noqa: F401  (re-exported)
 
@@ -77,7 +77,7 @@ def _classify(problem, keys):
 
     The derivative of order k is analysed through the order k-1 derivative
     (f itself for first derivatives) along the last variable. An f smooth on
-    the whole real line (see :func:`~gradcheck_cli.methods.finite_diff.is_smooth`:
+    the whole real line (see :func:`~gradcheck_cli.expression.finite_diff.is_smooth`:
     no abs or relu, but no pole, cusp or branch cut either) needs none: every key
     gets ``(None, None, None)``, and finite differences skip their own stencils
     that leave the domain.
@@ -115,7 +115,7 @@ def compare(problem, outputs: dict, timings: dict[str, float]) -> CheckResult:
 
     Args:
         problem: the compiled check.
-        outputs: method name -> :class:`~gradcheck_cli.methods.Derivatives`
+        outputs: method name -> :class:`~gradcheck_cli.columns.Derivatives`
             (``"expect"`` for the user's own derivatives).
         timings: seconds per method, for the report.
 

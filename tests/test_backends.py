@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from gradcheck_cli.api import load_spec, run_problem
 from gradcheck_cli.cli import app
 from gradcheck_cli.errors import GradcheckError
-from gradcheck_cli.methods import backends
+from gradcheck_cli import frameworks as backends
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAMEWORKS = [pytest.param(f, marks=pytest.mark.skipif(not backends.is_installed(f),
@@ -73,7 +73,7 @@ def test_every_function_first_and_second_order(framework, dtype, expr, bounds, o
 
 
 def test_table_covers_every_function():
-    from gradcheck_cli.functions import FUNCTIONS
+    from gradcheck_cli.expression.functions import FUNCTIONS
     used = " ".join(c[0] for c in CASES)
     assert [f for f in FUNCTIONS if f + "(" not in used and f != "ln"] == []
 

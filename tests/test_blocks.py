@@ -5,7 +5,7 @@ import pytest
 
 from gradcheck_cli import blocks
 from gradcheck_cli.api import build_problem, run_problem
-from gradcheck_cli.methods import get_method
+from gradcheck_cli.columns import get_method
 
 SMALL = 1000  # a block size that splits a few thousand points into uneven blocks
 

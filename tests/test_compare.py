@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from gradcheck_cli.compare import TOLERANCES, tolerance
-from gradcheck_cli.problem import Problem
+from gradcheck_cli.expression.problem import Problem
 
 
 def failing(result):
@@ -70,7 +70,7 @@ def test_a_stencil_straddling_a_singularity_is_not_used_not_failed(check_one, f,
 
 def test_only_functions_smooth_on_the_whole_line_skip_the_one_sided_analysis():
     from gradcheck_cli.api import build_problem
-    from gradcheck_cli.methods.finite_diff import is_smooth
+    from gradcheck_cli.expression.finite_diff import is_smooth
 
     def smooth(text):
         return is_smooth(build_problem({"f": text, "at": {"x": 1}}).program)
@@ -174,7 +174,7 @@ def _plain_verdict(value, ref, use, kink, lower, upper, rtol, atol, errors, extr
 def test_blocked_verdict_matches_the_plain_formula(threads, monkeypatch):
     from gradcheck_cli import blocks
     from gradcheck_cli.compare import DTYPE_EPS, ROUNDING_ULPS, _verdict
-    from gradcheck_cli.methods import Derivatives
+    from gradcheck_cli.columns import Derivatives
     monkeypatch.setattr(blocks, "BLOCK", 700)
     monkeypatch.setenv("GRADCHECK_THREADS", threads)
 

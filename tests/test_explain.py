@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from gradcheck_cli.api import build_problem, load_spec
 from gradcheck_cli.cli import app
 from gradcheck_cli.errors import GradcheckError
-from gradcheck_cli.explain import explain
+from gradcheck_cli.expression.explain import explain
 from gradcheck_cli.report.explain import render
 from gradcheck_cli.report.graph import dot, mermaid
 

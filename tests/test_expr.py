@@ -5,8 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gradcheck_cli.errors import GradcheckError
-from gradcheck_cli.expr import parse
-from gradcheck_cli.functions import FUNCTIONS
+from gradcheck_cli.expression.parse import parse
+from gradcheck_cli.expression.functions import FUNCTIONS
 
 x, y = sp.Symbol("x", real=True), sp.Symbol("y", real=True)
 

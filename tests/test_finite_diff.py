@@ -1,7 +1,7 @@
 import numpy as np
 
 from gradcheck_cli.api import build_problem
-from gradcheck_cli.methods import finite_diff as fd
+from gradcheck_cli.expression import finite_diff as fd
 
 
 def problem(expr, **kw):

@@ -44,7 +44,7 @@ def test_methods_agree_with_reference(check_one, expr, bounds, order):
 
 
 def test_table_covers_every_function():
-    from gradcheck_cli.functions import FUNCTIONS
+    from gradcheck_cli.expression.functions import FUNCTIONS
     used = " ".join(c[0] for c in CASES)
     missing = [f for f in FUNCTIONS if f + "(" not in used and f not in ("ln",)]
     assert missing == []
@@ -72,7 +72,7 @@ def trees(depth):
 @given(trees(3))
 def test_random_trees_agree(expr):
     from conftest import run_one as check_one
-    from gradcheck_cli.expr import parse
+    from gradcheck_cli.expression.parse import parse
     names = {s.name for s in parse(expr).free_symbols}
     if not names:
         expr, names = f"x*({expr})", {"x"}
@@ -95,7 +95,7 @@ def test_chain_rule_program_agrees_with_sympy_diff():
     import sympy as sp
 
     from gradcheck_cli.api import build_problem
-    from gradcheck_cli.methods.symbolic import derivative_expressions
+    from gradcheck_cli.expression.symbolic import derivative_expressions
     rng = random.Random(1)
     atoms = ["x", "y", "2.5", "x*y", "(x+1)", "y**3"]
     funcs = ["sin", "exp", "log1p", "tanh", "cos", "atan", "sigmoid"]

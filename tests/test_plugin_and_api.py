@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gradcheck_cli.methods import backends
+from gradcheck_cli import frameworks as backends
 
 ROOT = Path(__file__).resolve().parents[1]
 

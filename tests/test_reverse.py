@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from gradcheck_cli.codegen import Program
+from gradcheck_cli.expression.codegen import Program
 from gradcheck_cli.errors import GradcheckError
-from gradcheck_cli.expr import parse, symbol
-from gradcheck_cli.methods import reverse
-from gradcheck_cli.methods.reverse import RULES, FORWARD, Node, backward, build
+from gradcheck_cli.expression.parse import parse, symbol
+from gradcheck_cli.expression import reverse
+from gradcheck_cli.expression.reverse import RULES, FORWARD, Node, backward, build
 
 
 def grad_of(text, **values):

@@ -70,7 +70,7 @@ def test_seed_000_domain_edge_is_excluded():
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 def test_layer_specs_pass_in_half_precision(dtype):
     # the course's torch, Keras and JAX layers run in the dtype; finite differences in float64
-    from gradcheck_cli.methods import backends
+    from gradcheck_cli import frameworks as backends
     for framework in ("torch", "tensorflow", "jax"):
         if not backends.is_installed(framework):
             pytest.skip(f"{framework} is not installed")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from gradcheck_cli.errors import GradcheckError
-from gradcheck_cli.methods import backends
+from gradcheck_cli import frameworks as backends
 from gradcheck_cli.usercode import run_callable
 
 HERE = Path(__file__).resolve().parent / "mutants"

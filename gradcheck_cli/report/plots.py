@@ -30,9 +30,9 @@ def plot_methods(problem, path) -> None:
     """f and its first derivatives by every method over the check's points, and each
     method's error against the reference on a log scale (as the course's figures
     compare the analytic derivative with autograd)."""
-    from ..codegen import evaluate
-    from ..methods import get_method
-    from ..methods.symbolic import reference
+    from ..expression.codegen import evaluate
+    from ..columns import get_method
+    from ..expression.symbolic import reference
     plt = _pyplot()
     varying = [v for v in problem.variable_names if np.ptp(problem.columns[v]) > 0]
     if problem.npoints < 2:

@@ -26,8 +26,8 @@ import numpy as np
 
 from ..results import CheckResult, Row, Verdict
 from ..errors import GradcheckError
-from ..methods import backends
-from ..methods.richardson import richardson
+from .. import frameworks as backends
+from ..richardson import richardson
 from .loader import load
 
 ADAPTERS = {"torch": ".torch", "tensorflow": ".tensorflow", "jax": ".jax"}
@@ -435,8 +435,8 @@ def _expectations(check: dict, slots) -> dict:
                                  f"({', '.join(by_name)})")
         slot = by_name[name]
         if isinstance(value, str):  # only then: SymPy
-            from ..codegen import Program, evaluate
-            from ..expr import parse, symbol
+            from ..expression.codegen import Program, evaluate
+            from ..expression.parse import parse, symbol
             expr = parse(value)
             stray = {str(s) for s in expr.free_symbols} - {name}
             if stray:

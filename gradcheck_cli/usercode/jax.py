@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import GradcheckError
 from . import DtypeMismatch
-from ..methods.backends import adapter as backend_adapter
+from ..frameworks import adapter as backend_adapter
 
 
 class Adapter:

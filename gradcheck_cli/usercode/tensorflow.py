@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 
 from ..errors import GradcheckError  # noqa: E402
 from . import DtypeMismatch  # noqa: E402
-from ..methods.backends import adapter as backend_adapter  # noqa: E402
+from ..frameworks import adapter as backend_adapter  # noqa: E402
 
 
 class Adapter:

@@ -15,7 +15,7 @@ import torch
 
 from ..errors import GradcheckError
 from . import DtypeMismatch
-from ..methods.backends import adapter as backend_adapter
+from ..frameworks import adapter as backend_adapter
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32, "float16": torch.float16,
           "bfloat16": torch.bfloat16}

@@ -13,7 +13,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import tensorflow as tf  # noqa: E402
 
-from ...errors import GradcheckError  # noqa: E402
+from ..errors import GradcheckError  # noqa: E402
 from . import arithmetic, fold, parse_device  # noqa: E402
 
 tf.get_logger().setLevel("ERROR")
@@ -30,7 +30,7 @@ def table() -> dict:
     import sympy as sp
     from sympy.codegen.cfunctions import expm1, log1p, log2, log10
 
-    from ...functions import cbrt, relu, sigmoid, softplus
+    from ..expression.functions import cbrt, relu, sigmoid, softplus
     return {
         **arithmetic(),
         sp.exp: tf.exp, sp.log: tf.math.log, log1p: tf.math.log1p, expm1: tf.math.expm1,

@@ -13,8 +13,8 @@ import time
 import numpy as np
 import sympy as sp
 
-from ..codegen import Program, evaluate, evaluate_mpmath, named_values, no_delta
-from . import Derivatives, Method
+from .codegen import Program, evaluate, evaluate_mpmath, named_values, no_delta
+from ..columns import Derivatives, Method
 
 REFERENCE_DPS = 30
 REFERENCE_MAX_POINTS = 1000

@@ -23,8 +23,8 @@ import importlib.util
 import operator
 import time
 
-from ...errors import GradcheckError
-from .. import Derivatives, Method, broadcast
+from ..errors import GradcheckError
+from ..columns import Derivatives, Method, broadcast
 
 # framework -> (adapter module, the module whose presence means it is installed)
 FRAMEWORKS: dict[str, tuple[str, str]] = {

@@ -15,11 +15,11 @@ import numpy as np
 import sympy as sp
 
 from .codegen import evaluate
-from .errors import GradcheckError
-from .methods import finite_diff as fdm
-from .methods import get_method
-from .methods import reverse as engine
-from .methods.symbolic import derivative_expressions, reference
+from ..errors import GradcheckError
+from . import finite_diff as fdm
+from ..columns import get_method
+from . import reverse as engine
+from .symbolic import derivative_expressions, reference
 
 # How each primitive reads in the graph; "{0}", "{1}" are its arguments.
 FORMATS = {
@@ -78,11 +78,11 @@ class Explanation:
     def __rich__(self):
         from rich.console import Group
 
-        from .report.explain import renderables
+        from ..report.explain import renderables
         return Group(*renderables(self))
 
     def _repr_html_(self) -> str:
-        from .report.table import to_html
+        from ..report.table import to_html
         return to_html(self)
 
 

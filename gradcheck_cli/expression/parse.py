@@ -3,7 +3,7 @@
 User text is parsed with :func:`ast.parse` (which only builds a tree and runs
 nothing) and every node is checked against a short whitelist: numbers, names,
 ``+ - * / **`` (``^`` is accepted as power), unary signs and calls of the
-function table in :mod:`gradcheck_cli.functions`. Anything else -- attribute
+function table in :mod:`gradcheck_cli.expression.functions`. Anything else -- attribute
 access, subscripts, strings, lambdas, keywords, unknown functions -- is a
 :class:`GradcheckError`. ``eval``, ``sympify`` and ``parse_expr`` are never
 called on user text.
@@ -17,7 +17,7 @@ import re
 
 import sympy as sp
 
-from .errors import GradcheckError
+from ..errors import GradcheckError
 from .functions import CONSTANTS, FUNCTIONS
 
 MAX_LENGTH = 20_000

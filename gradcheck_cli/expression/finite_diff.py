@@ -20,10 +20,10 @@ import numpy as np
 import sympy as sp
 
 from ..blocks import assemble
-from ..codegen import error_scale_program, evaluate, evaluate_block
-from ..functions import relu, sigmoid, softplus
-from . import Derivatives, Method
-from .richardson import richardson
+from .codegen import error_scale_program, evaluate, evaluate_block
+from .functions import relu, sigmoid, softplus
+from ..columns import Derivatives, Method
+from ..richardson import richardson
 
 EPS = float(np.finfo(np.float64).eps)
 STEP_FACTOR = {1: EPS ** (1 / 3), 2: EPS ** (1 / 4)}

@@ -23,7 +23,7 @@ from sympy.core.function import ArgumentIndexError
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import MpmathPrinter
 
-from .blocks import assemble
+from ..blocks import assemble
 
 
 

@@ -18,10 +18,10 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p, log2, log10
 
 from ..blocks import assemble
-from ..codegen import scipy_special
+from .codegen import scipy_special
 from ..errors import GradcheckError
-from ..functions import cbrt, relu, sigmoid, softplus
-from . import Derivatives, Method, broadcast
+from .functions import cbrt, relu, sigmoid, softplus
+from ..columns import Derivatives, Method, broadcast
 
 
 class Node:

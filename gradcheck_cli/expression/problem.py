@@ -14,7 +14,7 @@ import numpy as np
 import sympy as sp
 
 from .codegen import Program
-from .errors import GradcheckError
+from ..errors import GradcheckError
 
 DerivKey = tuple[int, tuple[str, ...]]  # (output index, variables differentiated, in wrt order)
 

@@ -1,6 +1,6 @@
 """Differentiation methods: adapters in a registry, imported only when used.
 
-Each method takes a :class:`~gradcheck_cli.problem.Problem` (all points at
+Each method takes a :class:`~gradcheck_cli.expression.problem.Problem` (all points at
 once) and returns :class:`Derivatives`. Selecting a method is a dict lookup;
 the module behind it (and any framework it needs) is imported on first use.
 """
@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import GradcheckError
+from .errors import GradcheckError
 
 # name -> "module:Class", relative to this package.
 REGISTRY: dict[str, str] = {
-    "symbolic": ".symbolic:Symbolic",
-    "fd": ".finite_diff:FiniteDifferences",
-    "reverse": ".reverse:ReverseMode",
+    "symbolic": ".expression.symbolic:Symbolic",
+    "fd": ".expression.finite_diff:FiniteDifferences",
+    "reverse": ".expression.reverse:ReverseMode",
 }
 ALIASES: dict[str, str] = {
     "sym": "symbolic", "sympy": "symbolic",
