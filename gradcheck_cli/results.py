@@ -17,8 +17,9 @@ class Verdict:
     """One method on one derivative, over all compared points."""
 
     method: str
-    status: str                      # "pass", "fail" or "n/a"
-    compared: int = 0
+    status: str                      # "pass", "fail" or "n/a" (the method could not apply here)
+    compared: int = 0                # values compared
+    wrong: int = 0                   # of those, how many are outside their tolerance
     error: float | None = None       # worst error: relative, or absolute near zero
     error_kind: str = "rel"
     worst: int | None = None         # index of the point furthest outside tolerance
@@ -72,6 +73,15 @@ class CheckResult:
     xfail: str | None = None
     points: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     kind: str = "expression"          # or "code": the user's own callable
+    error: str | None = None          # the check could not be run: bad input or environment
+
+    @classmethod
+    def errored(cls, name: str, source: str, message: str, kind: str = "expression",
+                xfail: str | None = None) -> "CheckResult":
+        """A check that could not run: an error row, reported with the others."""
+        return cls(name=name, source=source, expression=[], lets={}, variables=[], wrt=[],
+                   order=0, npoints=0, methods=[], rows=[], kind=kind, error=message,
+                   xfail=xfail)
 
     @property
     def failed(self) -> bool:
@@ -84,7 +94,10 @@ class CheckResult:
 
     @property
     def status(self) -> str:
-        """pass, fail, xfail/xpass (marked as an expected failure), or skipped: nothing compared."""
+        """pass, fail, xfail/xpass (marked as an expected failure), skipped (nothing
+        compared), or error (the check could not run)."""
+        if self.error is not None:
+            return "error"
         if not self.failed and self.compared_nothing:
             return "skipped"
         if self.xfail:
@@ -153,7 +166,10 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        """0 when every check passes (or fails as expected), 1 otherwise."""
+        """0 when every check passes (or fails as expected); 2 when a check could not
+        run (bad input or environment); 1 when a discrepancy was found."""
+        if any(c.status == "error" for c in self.checks):
+            return 2
         return 0 if self.ok else 1
 
     def __rich__(self):
@@ -165,7 +181,7 @@ class RunResult:
         return to_html(self)
 
     def counts(self) -> dict[str, int]:
-        out = {"pass": 0, "fail": 0, "xfail": 0, "xpass": 0, "skipped": 0}
+        out = {"pass": 0, "fail": 0, "xfail": 0, "xpass": 0, "skipped": 0, "error": 0}
         for c in self.checks:
             out[c.status] += 1
         return out
