@@ -56,16 +56,63 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version,
     """gradcheck: is this derivative right?"""
 
 
-def _assignments(values: List[str], option: str, split_commas: bool = True) -> dict[str, str]:
-    """['x=2', 'y=1,z=3'] -> {'x': '2', 'y': '1', 'z': '3'}."""
-    out: dict[str, str] = {}
+def _pairs(values: List[str], option: str, split_commas: bool = True) -> list[tuple[str, str]]:
+    """['x=2', 'y=1,z=3'] -> [('x', '2'), ('y', '1'), ('z', '3')], in order."""
+    out = []
     for value in values:
         parts = value.split(",") if split_commas else [value]
         for part in parts:
             name, eq, rhs = part.partition("=")
             if not eq or not name.strip() or not rhs.strip():
                 raise GradcheckError(f"expected NAME=VALUE, got {part!r}", field=option)
-            out[name.strip()] = rhs.strip()
+            out.append((name.strip(), rhs.strip()))
+    return out
+
+
+def _assignments(values: List[str], option: str, split_commas: bool = True) -> dict[str, str]:
+    """['x=2', 'y=1,z=3'] -> {'x': '2', 'y': '1', 'z': '3'}; a name given twice is refused."""
+    out: dict[str, str] = {}
+    for name, rhs in _pairs(values, option, split_commas):
+        if name in out:
+            raise GradcheckError(f"{name!r} is given twice", field=option)
+        out[name] = rhs
+    return out
+
+
+def _points(values: List[str]) -> dict:
+    """--at: one point per occurrence of a variable, so ``--at x=-1,x=0`` and
+    ``--at x=-1 --at x=0`` are two points; a variable given once is held there at every
+    point; variables given several times must be given the same number of times."""
+    seen: dict[str, list[float]] = {}
+    for name, rhs in _pairs(values, "--at"):
+        seen.setdefault(name, []).append(_number(rhs, "--at", name))
+    counts = {len(v) for v in seen.values() if len(v) > 1}
+    if len(counts) > 1:
+        raise GradcheckError("variables given several times must be given the same number "
+                             "of times (one value per point)", field="--at")
+    return {k: v[0] if len(v) == 1 else v for k, v in seen.items()}
+
+
+_SHAPE = re.compile(r"^\d+(x\d+)*$|^\(\)$")
+
+
+def _inputs(values: List[str]) -> dict:
+    """--input x=3x4 (a random array of that shape, uniform in [-1, 1]), x=() (a scalar),
+    x=0.5 or x=[1.5, 2] (a value; write 3.0 for the number three: 3 is a shape)."""
+    import yaml
+    out = {}
+    for name, rhs in _assignments(values, "--input", split_commas=False).items():
+        if _SHAPE.match(rhs):
+            out[name] = {"shape": [] if rhs == "()" else [int(n) for n in rhs.split("x")]}
+            continue
+        try:
+            value = yaml.safe_load(rhs)
+        except yaml.YAMLError:
+            value = None
+        if not isinstance(value, (int, float, list)) or isinstance(value, bool):
+            raise GradcheckError(f"{name}={rhs!r}: expected a shape such as 3x4 or a value "
+                                 "such as 0.5 or [1.5, 2]", field="--input")
+        out[name] = {"value": value}
     return out
 
 
@@ -87,9 +134,10 @@ def _number(text: str, option: str, name: str) -> float:
         raise GradcheckError(f"{name}={text!r}: not a number", field=option) from None
 
 
-def _inline(at, grid, sample, points, expect, name) -> dict:
+def _inline(at, grid, sample, points, expect, name, inputs=()) -> dict:
     return {
-        "at": {k: _number(v, "--at", k) for k, v in _assignments(at, "--at").items()},
+        "at": _points(at),
+        "inputs": _inputs(list(inputs)),
         "grid": {k: _numbers(v, "--grid", 3, k) for k, v in _assignments(grid, "--grid").items()},
         "sample": {k: _numbers(v, "--sample", 2, k)
                    for k, v in _assignments(sample, "--sample").items()},
@@ -102,14 +150,18 @@ def _inline(at, grid, sample, points, expect, name) -> dict:
 @app.command("check")
 def check_command(
     targets: List[str] = typer.Argument(..., help="Spec files, directories of specs (*.yaml, "
-                                        "recursively) or expressions such as 'exp(sin(x**2))'."),
-    at: List[str] = typer.Option([], "--at", help="A point: x=2 (repeat, or x=1,y=2)."),
+                                        "recursively), expressions such as 'exp(sin(x**2))', "
+                                        "or your code as file.py:function (with --input)."),
+    at: List[str] = typer.Option([], "--at", help="A point: x=2 or x=1,y=2; repeat a variable "
+                                 "for several points (--at x=-1 --at x=0)."),
     grid: List[str] = typer.Option([], "--grid", help="A grid axis: x=start:stop:count."),
     sample: List[str] = typer.Option([], "--sample", help="A random range: x=low:high."),
     points: Optional[int] = typer.Option(None, "--points", help="Number of random points."),
     expect: List[str] = typer.Option([], "--expect", help="Your derivative: x='2*x - 2' or "
                                      "x,y=0 (a second partial)."),
     name: Optional[str] = typer.Option(None, "--name", help="Name of an inline check."),
+    inputs: List[str] = typer.Option([], "--input", help="An input of code (file.py:function):"
+                                     " x=3x4 (random, that shape) or x=0.5 (a value)."),
     order: Optional[int] = typer.Option(None, "--order", min=1, max=6,
                                         help="Check derivatives up to this order."),
     wrt: Optional[str] = typer.Option(None, "--wrt", help="Variables to differentiate: x,y."),
@@ -145,7 +197,8 @@ def check_command(
     teaching = {"explain": explain, "graph": graph, "latex": latex, "plot": plot,
                 "plot_steps": plot_steps}
     _run(targets,
-         inline=dict(at=at, grid=grid, sample=sample, points=points, expect=expect, name=name),
+         inline=dict(at=at, grid=grid, sample=sample, points=points, expect=expect, name=name,
+                     inputs=inputs),
          overrides=dict(order=order, wrt=wrt, methods=methods, rtol=rtol, atol=atol, seed=seed,
                         backend=backend, device=device, dtype=dtype, mode=mode),
          output=dict(fmt=fmt, json_file=json_file, junit_file=junit_file,
@@ -176,6 +229,7 @@ def _teach(problems, result, teaching) -> None:
     """The teaching outputs: explanations, graph files and plots."""
     from .report import explain as explain_report
     from .report.graph import WRITERS
+    problems = [t.problem for t in problems if hasattr(t, "problem")]  # expression targets
     explainable = [p for p in problems if getattr(p, "npoints", 0) == 1
                    and getattr(p, "n_outputs", 0) == 1]
     wants_point = teaching["explain"] or teaching["graph"] or teaching["plot_steps"]
@@ -229,11 +283,19 @@ def _run(targets, *, inline: dict, overrides: dict, output: dict, teaching: dict
             raise GradcheckError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}",
                                  field="--format")
         inline = _inline(inline.get("at", []), inline.get("grid", []), inline.get("sample", []),
-                         inline.get("points"), inline.get("expect", []), inline.get("name"))
-        from . import api  # the library: SymPy and numpy load from here on
+                         inline.get("points"), inline.get("expect", []), inline.get("name"),
+                         inline.get("inputs", []))
+        for option in ("rtol", "atol"):  # one line now, not an error row per check
+            if overrides.get(option) is not None:
+                from .tolerances import user_tolerances
+                user_tolerances(overrides[option], f"--{option}")
+        from . import pipeline  # the library: numpy loads from here on, SymPy for expressions
         from .report import reporter
-        problems = api.collect(list(targets), inline=inline, overrides=overrides)
-        result = api.run(problems)
+        problems = pipeline.collect(list(targets), inline=inline, overrides=overrides)
+        result = pipeline.run(problems)
+        for check in result.checks:  # each error once on stderr too, whatever the format
+            if check.status == "error":
+                typer.echo(f"gradcheck: error: {check.error}", err=True)
         for kind in ("json", "junit", "markdown"):
             path = output.get(f"{kind}_file")
             if path is not None:

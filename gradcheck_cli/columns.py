@@ -1,8 +1,11 @@
-"""Differentiation methods: adapters in a registry, imported only when used.
+"""The columns of a check: which ways of differentiating apply to which targets.
 
-Each method takes a :class:`~gradcheck_cli.expression.problem.Problem` (all points at
-once) and returns :class:`Derivatives`. Selecting a method is a dict lookup;
-the module behind it (and any framework it needs) is imported on first use.
+gradcheck's own methods (symbolic, finite differences, the reverse engine) are
+adapters in a registry, imported only when used; each says which targets it
+applies to (:data:`TARGETS`). Framework columns (``torch·rev``...) live in
+:mod:`gradcheck_cli.frameworks` and apply to every target. A column computes
+:class:`Derivatives`, keyed by the target's rows. Selecting a method is a dict
+lookup; the module behind it (and any framework it needs) is imported on first use.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import numpy as np
 
 from .errors import GradcheckError
 
-# name -> "module:Class", relative to this package.
+# name -> "module:Class", relative to this package: gradcheck's own methods.
 REGISTRY: dict[str, str] = {
     "symbolic": ".expression.symbolic:Symbolic",
     "fd": ".expression.finite_diff:FiniteDifferences",
@@ -25,7 +28,53 @@ ALIASES: dict[str, str] = {
     "finite-diff": "fd", "finite_diff": "fd", "finite-differences": "fd", "numeric": "fd",
     "rev": "reverse", "engine": "reverse", "reverse-mode": "reverse",
 }
-DEFAULT_METHODS: tuple[str, ...] = ("symbolic", "fd", "reverse")
+# Which targets each method applies to. For code, finite differences are the
+# reference itself (there is no exact one): naming them is allowed, and they always run.
+TARGETS: dict[str, tuple[str, ...]] = {
+    "symbolic": ("expression",),
+    "fd": ("expression", "code"),
+    "reverse": ("expression",),
+}
+DEFAULTS: dict[str, tuple[str, ...]] = {
+    "expression": ("symbolic", "fd", "reverse"),
+    "code": ("fd",),
+}
+DEFAULT_METHODS: tuple[str, ...] = DEFAULTS["expression"]
+# Columns that are not methods: the user's own derivatives, and (code) a plain
+# implementation whose autodiff must agree.
+OTHER_COLUMNS: dict[str, tuple[str, ...]] = {"expect": ("expression", "code"),
+                                             "reference": ("code",)}
+WHAT = {"expression": "expression checks (f:)", "code": "code checks (callable:)"}
+
+
+def defaults(target: str) -> tuple[str, ...]:
+    """The methods a check of this target runs when ``methods`` is not given."""
+    return DEFAULTS[target]
+
+
+def require(name: str, target: str) -> None:
+    """Refuse a method that does not apply to a target, saying which do."""
+    if target not in TARGETS[name]:
+        usable = [m for m, t in TARGETS.items() if target in t]
+        raise GradcheckError(f"method {name!r} does not apply to {WHAT[target]}; "
+                             f"methods that do: {', '.join(usable)}")
+
+
+def canonical_column(name: str) -> str:
+    """A tolerance key: a method (or alias), a framework, a framework column, or
+    ``expect``/``reference``/``*``.
+
+    Raises:
+        GradcheckError: an unknown name.
+    """
+    from .frameworks import ALIASES as FW_ALIASES, FRAMEWORKS, MODES
+    if name in ("*", *OTHER_COLUMNS):
+        return name
+    framework, dot, mode = name.partition("·")
+    framework = FW_ALIASES.get(framework.lower(), framework.lower())
+    if framework in FRAMEWORKS and (not dot or mode in MODES):
+        return framework + dot + mode
+    return canonical(name)
 
 
 @dataclass
@@ -40,6 +89,11 @@ class Derivatives:
         unavailable: keys the method cannot compute, with the reason.
         rounding: per key, the sum of |stencil weights| at each point: the
             comparison adds eps * E(f) times it to the error (cancellation in f).
+        terms: per key, the magnitudes summed to make each value (code: |u|ᵀ|J||v|),
+            the rounding-error scale where no better one is known.
+        failures: per key, ``(reason, location)`` of a structural failure (no
+            gradient, wrong shape, a backward that differs between runs...).
+        extra: what a target keeps for its own comparisons (gradients' shapes...).
         info: facts for the report (steps, device, version).
         seconds: wall time of the computation.
     """
@@ -49,6 +103,9 @@ class Derivatives:
     skip: dict = field(default_factory=dict)
     unavailable: dict = field(default_factory=dict)
     rounding: dict = field(default_factory=dict)
+    terms: dict = field(default_factory=dict)
+    failures: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
     info: dict = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -80,7 +137,8 @@ def canonical(name: str) -> str:
     key = ALIASES.get(key, key)
     if key not in REGISTRY:
         known = ", ".join(sorted(REGISTRY))
-        raise GradcheckError(f"unknown method {name!r}; known methods: {known}")
+        raise GradcheckError(f"unknown method {name!r}; known methods: {known} (and, for "
+                             "tolerances, expect, reference and the frameworks)")
     return key
 
 

@@ -45,3 +45,28 @@ class GradcheckError(Exception):
             where.append(f"field {self.field!r}")
         prefix = ": ".join(where)
         return f"{prefix}: {self.message}" if prefix else self.message
+
+
+def describe(exc: BaseException, limit: int = 600) -> str:
+    """An exception as one line that keeps its cause: ``ValueError: a — b``.
+
+    Framework errors span many lines, and the first is often only a header (Keras:
+    "Exception encountered when calling MyDense.call()." before the actual error);
+    every non-empty line is kept, joined, up to ``limit`` characters. Keras's
+    "Arguments received by ..." listing, which repeats the inputs, is dropped.
+    """
+    lines = []
+    for line in str(exc).splitlines():
+        line = line.strip()
+        if line.startswith("Arguments received by"):
+            break
+        if line:
+            lines.append(line)
+    text = " — ".join(lines)
+    cause = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+    if cause is not None and str(cause).strip() and str(cause).strip() not in text:
+        text += f" (caused by {type(cause).__name__}: {describe(cause, limit // 2)})"
+    if len(text) > limit:
+        text = text[:limit - 1] + "…"
+    name = type(exc).__name__
+    return f"{name}: {text}" if text else name

@@ -53,7 +53,10 @@ class GradcheckItem(pytest.Item):
 
     def runtest(self):
         from .api import RunResult, run_problem
+        from .errors import GradcheckError
         result = run_problem(self.problem)
+        if result.status == "error":  # bad input or environment: an error, not a failure
+            raise GradcheckError(result.error)
         if result.failed:
             raise GradcheckFailure(RunResult([result]))
         if result.status == "skipped":

@@ -112,15 +112,27 @@ def check_label(raw, index: int) -> str:
     return f"#{index + 1}"
 
 
-def load(path: str | Path) -> tuple[SpecFile, list]:
-    """Read and validate a spec file.
+class _FileShape(BaseModel):
+    """The file's outer shape, validated before its checks one by one."""
+
+    model_config = ConfigDict(extra="forbid")
+    defaults: Defaults | None = None
+    checks: list[Any] = Field(min_length=1)
+
+
+def load(path: str | Path) -> tuple[dict, list]:
+    """Read and validate a spec file, check by check.
 
     Returns:
-        ``(spec, raw_checks)``: the validated spec and the raw check mappings.
+        ``(defaults, entries)``: the ``defaults`` as a dict, and per check
+        ``(label, data, raw, error)``: its validated keys as a dict (None values
+        dropped), the raw mapping, and a :class:`GradcheckError` if the check is
+        invalid (then ``data`` is None) -- one bad check does not hide the others.
 
     Raises:
-        GradcheckError: the file is missing, is not valid YAML, or does not
-            match the schema. The message names the file, the check, the field.
+        GradcheckError: the file is missing, is not valid YAML, or its outer shape
+            (``defaults``, ``checks``) is wrong. The message names the file, the
+            check and the field.
     """
     source = str(path)
     try:
@@ -142,23 +154,36 @@ def load(path: str | Path) -> tuple[SpecFile, list]:
         raise GradcheckError("a spec file is a mapping with a 'checks:' list "
                              "(see docs/spec-format.md)", source=source)
     try:
-        spec = SpecFile.model_validate(data)
+        shape = _FileShape.model_validate(data)
     except ValidationError as exc:
         raise _explain(exc, data, source) from None
-    for i, check in enumerate(spec.checks):
-        label = check_label(data["checks"][i], i)
+    defaults = shape.defaults.model_dump(exclude_none=True) if shape.defaults else {}
+    entries = []
+    for i, raw in enumerate(data["checks"]):
+        label = check_label(raw, i)
+        try:
+            check = CheckSpec.model_validate(raw)
+        except ValidationError as exc:
+            entries.append((label, None, raw if isinstance(raw, dict) else {},
+                            _explain(exc, data, source, index=i)))
+            continue
+        error = None
         if (check.f is None) == (check.callable is None):
-            raise GradcheckError("give either 'f' (an expression) or 'callable' (your code)",
-                                 source=source, check=label)
-        if check.callable is not None and not check.inputs:
-            raise GradcheckError("'callable' needs 'inputs'", source=source, check=label,
-                                 field="inputs")
-    return spec, data["checks"]
+            error = GradcheckError("give either 'f' (an expression) or 'callable' (your code)",
+                                   source=source, check=label)
+        elif check.callable is not None and not check.inputs:
+            error = GradcheckError("'callable' needs 'inputs'", source=source, check=label,
+                                   field="inputs")
+        entries.append((label, None if error else check.model_dump(exclude_none=True), raw,
+                        error))
+    return defaults, entries
 
 
-def _explain(exc: ValidationError, data: dict, source: str) -> GradcheckError:
+def _explain(exc: ValidationError, data: dict, source: str,
+             index: int | None = None) -> GradcheckError:
+    """The first validation error as one line; ``index``: the error is in that check."""
     err = exc.errors()[0]
-    loc = list(err["loc"])
+    loc = list(err["loc"]) if index is None else ["checks", index, *err["loc"]]
     check = None
     if loc[:1] == ["checks"] and len(loc) > 1 and isinstance(loc[1], int):
         raw = data.get("checks")

@@ -49,7 +49,8 @@ def test_seed_chain_rule_numbers():
 
 
 def test_seed_sigmoid_neuron_numbers():
-    (problem,) = load_spec("docs/examples/sigmoid_neuron.yaml")
+    (target,) = load_spec("docs/examples/sigmoid_neuron.yaml")
+    problem = target.problem
     e = explain(problem)
     adjoint = {n.name: n.adjoint for n in e.nodes}
     local = {(s.node, a): d for s in e.backward for a, d, _ in s.edges}

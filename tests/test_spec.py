@@ -17,9 +17,15 @@ def write(tmp_path, text):
 
 
 def error_of(tmp_path, text):
-    with pytest.raises(GradcheckError) as info:
-        load_spec(write(tmp_path, text))
-    return str(info.value)
+    """The one-line error of a bad spec: the file's (raised), or the bad check's error row
+    (the file's other checks still load)."""
+    try:
+        items = load_spec(write(tmp_path, text))
+    except GradcheckError as exc:
+        return str(exc)
+    errors = [i.error for i in items if getattr(i, "status", None) == "error"]
+    assert len(errors) == 1, items
+    return errors[0]
 
 
 def test_issue_example_spec_loads(tmp_path):
@@ -41,7 +47,7 @@ checks:
     grid: {x: [-2, 2, 41]}
     expect: {x: 2*x - 2, "x,x": 2}
 """)
-    problems = load_spec(path)
+    problems = [t.problem for t in load_spec(path)]
     assert [p.name for p in problems][:2] == ["chain rule", "sin(pi*x)"]
     assert problems[0].rtol == {"*": 1e-7} and problems[0].atol == {"*": 1e-10}
     assert problems[1].npoints == 50 and problems[1].order == 2
@@ -99,5 +105,19 @@ def test_xfail_dtype_is_validated(tmp_path):
     from gradcheck_cli.errors import GradcheckError
     path = tmp_path / "s.yaml"
     path.write_text("checks:\n  - f: x\n    at: {x: 1}\n    xfail: {reason: r, dtype: [float8]}\n")
-    with pytest.raises(GradcheckError, match="xfail"):
-        load_spec(path)
+    (row,) = load_spec(path)
+    assert row.status == "error" and "xfail" in row.error
+
+
+def test_one_bad_check_does_not_hide_the_others(tmp_path):
+    items = load_spec(write(tmp_path, "checks:\n  - f: sin(x)\n    at: {x: 1}\n"
+                                      "  - name: bad\n    f: sin(x\n    at: {x: 1}\n"
+                                      "  - f: cos(x)\n    at: {x: 1}\n"))
+    assert [getattr(i, "status", "target") for i in items] == ["target", "error", "target"]
+    assert "check 'bad'" in items[1].error and "field 'f'" in items[1].error
+
+
+@pytest.mark.parametrize("value", ["-1", ".nan", ".inf", "{fd: -0.5}"])
+def test_tolerances_must_be_finite_and_non_negative(tmp_path, value):
+    msg = error_of(tmp_path, f"defaults: {{rtol: {value}}}\nchecks:\n  - f: x\n    at: {{x: 1}}\n")
+    assert "finite and non-negative" in msg and "field 'rtol" in msg

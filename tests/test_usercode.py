@@ -161,7 +161,7 @@ def test_inputs_must_fit_the_signature(tmp_path):
 
 def test_miss_probability_matches_sampling():
     # One probe misses a rank-one error of 10x the tolerance when |Z1 Z2| < 0.1.
-    from gradcheck_cli.usercode import _miss_probability
+    from gradcheck_cli.usercode.projections import miss_probability as _miss_probability
     z = np.random.default_rng(1).standard_normal((2, 400_000))
     sampled = float(np.mean(np.abs(z[0] * z[1]) < 0.1))
     assert _miss_probability(1) == pytest.approx(sampled, abs=0.003)

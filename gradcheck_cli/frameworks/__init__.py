@@ -1,10 +1,17 @@
-"""Framework backends: PyTorch, TensorFlow, JAX, as lazily imported adapters.
+"""Frameworks: PyTorch, TensorFlow, JAX, one lazily imported adapter module each.
 
-Each adapter module (``torch.py``, ``tensorflow.py``, ``jax.py``) imports its
-framework inside itself, and only when a backend is asked for; nothing here
-imports one. An adapter supplies a translation table from SymPy heads to the
-framework's ops, tensor conversion, the device and dtype checks, and two
-differentiation primitives over an elementwise function of the points:
+Each module (``torch.py``, ``tensorflow.py``, ``jax.py``) imports its framework
+inside itself, and only when a framework column is computed; nothing here
+imports one. A module holds all gradcheck needs of its framework:
+
+* ``Adapter``: the device and dtype, and for expressions a translation table
+  from SymPy heads to the framework's ops and two differentiation primitives
+  over an elementwise function of the points (below);
+* ``Code``: the user's own code (a function, a custom op, a module or layer):
+  calling it, its reverse- and forward-mode derivatives, batched versions, and
+  second derivatives (see :mod:`gradcheck_cli.usercode`).
+
+The expression primitives:
 
 * ``grad(fn, i)``: reverse mode -- d/dx_i of sum(fn), which for independent
   points is each point's own derivative;
@@ -78,6 +85,48 @@ def modes(spec: str | None) -> list[str]:
     if spec not in MODES:
         raise GradcheckError(f"unknown mode {spec!r}; choose rev, fwd or both")
     return [spec]
+
+
+class DtypeMismatch(Exception):
+    """The code does not compute in the dtype it was given (it casts, or hard-codes one)."""
+
+
+# the top-level module names that mean a framework
+_ROOTS = {"torch": "torch", "tensorflow": "tensorflow", "keras": "tensorflow", "jax": "jax",
+          "jaxlib": "jax", "flax": "jax", "equinox": "jax"}
+
+
+def detect(*objects) -> set[str]:
+    """The frameworks the user's objects belong to, from what they are and what their
+    module imported (nothing is imported here): a torch module or Function, a Keras
+    layer, a jax.custom_vjp op, or a plain function whose globals hold one framework."""
+    import inspect
+    import sys
+    import types
+    found = set()
+    for obj in objects:
+        for cls in (obj if isinstance(obj, type) else type(obj)).__mro__:
+            root = cls.__module__.split(".")[0]
+            if root in _ROOTS and root in sys.modules:
+                found.add(_ROOTS[root])
+        target = getattr(obj, "__wrapped__", obj)
+        if isinstance(target, (types.FunctionType, types.MethodType)) or inspect.isclass(obj):
+            module = sys.modules.get(getattr(target, "__module__", None) or "")
+            scope = dict(vars(module)) if module else {}
+            scope.update(getattr(target, "__globals__", {}))
+            for value in scope.values():
+                name = getattr(value, "__name__", "") if isinstance(value, types.ModuleType) \
+                    else ""
+                root = name.split(".")[0]
+                if root in _ROOTS:
+                    found.add(_ROOTS[root])
+    return found
+
+
+def code(framework: str, device: str, dtype: str):
+    """A fresh ``Code`` object of a framework for the user's code (imports the framework)."""
+    module = importlib.import_module(FRAMEWORKS[framework][0], __package__)
+    return module.Code(adapter(framework, device, dtype))
 
 
 @functools.lru_cache(maxsize=None)
@@ -198,4 +247,5 @@ class Backend(Method):
                                  "mode": self.mode})
 
 
-__all__ = ["Backend", "resolve", "modes", "adapter", "is_installed", "translate"]
+__all__ = ["Backend", "resolve", "modes", "adapter", "code", "is_installed", "translate",
+           "DtypeMismatch"]

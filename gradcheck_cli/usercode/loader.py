@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
 from ..errors import GradcheckError
+
+# Before the user's code imports TensorFlow: its C++ log lines are noise in a report.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 
 def load(target: str, base: Path | None = None):

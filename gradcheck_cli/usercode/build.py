@@ -1,0 +1,116 @@
+"""Validate a check of the user's code (``callable:``) into a target, importing nothing.
+
+The code itself is imported when the check runs (as pytest imports a test file
+when it collects it, gradcheck imports it when it checks it), so a broken file
+is an error row of its own check, not of the whole run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import options
+from ..errors import GradcheckError
+from .target import CodeTarget
+
+MAX_ORDER = 2
+
+
+@dataclass
+class CodeCheck:
+    """The options of one code check, validated."""
+
+    name: str
+    source: str
+    callable: object                 # "file.py:name", "package.module:name", or the object
+    inputs: dict
+    base: Path | None = None
+    init: dict | None = None
+    params: bool = False
+    reference: object = None
+    full_limit: int = 2000
+    vmap: bool = True
+    expect: dict = field(default_factory=dict)
+    order: int = 1
+    rtol: dict = field(default_factory=dict)
+    atol: dict = field(default_factory=dict)
+    frameworks: tuple = ()           # the frameworks asked for; () when none was named
+    modes: tuple = ("rev", "fwd")
+    dtype: str = "float64"
+    device: str = "cpu"
+    seed: int = 0
+    wrt: tuple | None = None
+    xfail: str | None = None
+
+
+def build(data: dict, *, raw: dict | None = None, source: str, defaults: dict | None = None,
+          overrides: dict | None = None, label: str | None = None,
+          base: Path | None = None) -> CodeTarget:
+    """The target of one code check (a spec entry, the command line or the Python API).
+
+    Precedence: command-line ``overrides`` > the check's own keys > the file's
+    ``defaults`` > built-in defaults.
+
+    Raises:
+        GradcheckError: naming the source, the check and the field at fault.
+    """
+    merged = options.merge(defaults, data, overrides)
+    if raw and "inputs" in raw and isinstance(raw["inputs"], dict):  # literal values as written
+        merged["inputs"] = {k: v if not isinstance(v, dict) else dict(v)
+                            for k, v in raw["inputs"].items()}
+    label = label or str(data.get("name") or data.get("callable"))
+    current = "callable"
+    try:
+        options.refuse(merged, options.EXPRESSION_ONLY, "a code check (callable:)")
+        current = "inputs"
+        inputs = merged.get("inputs")
+        if not isinstance(inputs, dict) or not inputs:
+            raise GradcheckError("give the inputs: a mapping of name to {shape: ...} or "
+                                 "{value: ...}")
+        current = "order"
+        order = options.order(merged)
+        if order > MAX_ORDER:
+            raise GradcheckError(f"code checks go up to order {MAX_ORDER}; order {order} "
+                                 "is not checked for code yet")
+        current = "methods"
+        options.methods(merged, "code")  # finite differences are the reference: always run
+        current = "mode"
+        modes = tuple(options.modes(merged, default="both"))
+        current = "backend"
+        if merged.get("backend") is not None:
+            frameworks = tuple(options.backends(merged))
+            if not frameworks:
+                raise GradcheckError("code runs on its framework: backend 'none' leaves "
+                                     "nothing to run it with; name torch, tensorflow or jax "
+                                     "(or leave backend out to detect it)")
+        else:
+            frameworks = ()
+        current = "device"
+        device = options.device(merged)
+        current = "dtype"
+        dtype = options.dtype(merged)
+        current = "seed"
+        seed = options.seed(merged)
+        current = "rtol"
+        rtol = options.tolerance(merged, "rtol")
+        current = "atol"
+        atol = options.tolerance(merged, "atol")
+        current = "wrt"
+        wrt = options.listify(merged.get("wrt"))
+        current = "expect"
+        expect = merged.get("expect") or {}
+        if not isinstance(expect, dict):
+            raise GradcheckError("expect is a mapping: input name -> its gradient")
+        current = "full_limit"
+        full_limit = int(merged.get("full_limit", 2000))
+    except GradcheckError as exc:
+        raise exc.located(source=source, check=label, field=current) from None
+    check = CodeCheck(
+        name=label, source=source, callable=merged["callable"], inputs=inputs, base=base,
+        init=merged.get("init"), params=bool(merged.get("params")),
+        reference=merged.get("reference"), full_limit=full_limit,
+        vmap=bool(merged.get("vmap", True)), expect=expect, order=order, rtol=rtol, atol=atol,
+        frameworks=frameworks, modes=modes, dtype=dtype, device=device, seed=seed,
+        wrt=tuple(wrt) if wrt else None, xfail=options.expected_failure(merged))
+    return CodeTarget(check)

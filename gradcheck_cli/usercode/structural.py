@@ -1,0 +1,76 @@
+"""The structural checks torch.autograd.gradcheck makes, each with its own message.
+
+They say what is wrong with a gradient before any number is compared: it is
+missing, has another shape, dtype or device than its input, is zero where finite
+differences are not, or changes between two runs of the same backward pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..tolerances import DTYPES, HALF, floor
+
+
+def resolution(largest: float, dtype: str) -> float:
+    """The smallest gradient a dtype resolves next to values of size ``largest``: zero but
+    in half precision, where a saturated tanh's 1 - tanh² is exactly 0 in bfloat16 while
+    float64 finite differences see 2e-3."""
+    if dtype not in HALF:
+        return 0.0
+    return floor(dtype, largest) + DTYPES[dtype].atol
+
+
+def missing(fd_nonzero: bool) -> str | None:
+    """A gradient that is None (the output does not depend on the input, autograd says)."""
+    if fd_nonzero:
+        return "no gradient (None) although the output depends on it"
+    return None
+
+
+def mismatch(meta, expected) -> str | None:
+    """The gradient's shape, dtype and device against its input's."""
+    if meta is None:
+        return None
+    if tuple(meta[0]) != tuple(expected[0]):
+        return f"gradient has shape {tuple(meta[0])}, the input {tuple(expected[0])}"
+    if meta[1] != expected[1]:
+        return f"gradient has dtype {meta[1]}, the input {expected[1]}"
+    if meta[2] != expected[2]:
+        return f"gradient is on {meta[2]}, the input on {expected[2]}"
+    return None
+
+
+def zero(grad, fd_nonzero: bool) -> str | None:
+    """A gradient of exact zeros where finite differences see a slope."""
+    if fd_nonzero and grad is not None and not np.any(grad):
+        return "gradient is zero although finite differences are not"
+    return None
+
+
+def gradient(grad, meta, expected, fd_nonzero: bool) -> str | None:
+    """Every structural check of one gradient, in order: the first reason to fail, or None."""
+    if grad is None:
+        return missing(fd_nonzero)
+    return mismatch(meta, expected) or zero(grad, fd_nonzero)
+
+
+def nondeterministic(first, again, dtype: str) -> str | None:
+    """Two runs of the backward pass with the same cotangent must agree: up to 64 ulps of
+    the dtype (atomic adds on a GPU reorder sums)."""
+    if first is None or again is None:
+        return None
+    tol = 64 * DTYPES[dtype].eps * (np.abs(first) + np.max(np.abs(first), initial=0.0))
+    if np.all(np.abs(first - again) <= tol):
+        return None
+    return f"backward is nondeterministic: two runs differ by {np.max(np.abs(first - again)):.3g}"
+
+
+def not_differentiable(fd_nonzero: bool, route: str) -> str | None:
+    """A second derivative that autograd does not connect (None) where finite differences
+    of the gradient are not zero: the backward pass itself is not differentiable."""
+    if fd_nonzero:
+        return (f"{route}: the backward pass is not differentiable (no second derivative: "
+                "once_differentiable, detach() or non-framework code in backward?) although "
+                "finite differences of the gradient are not zero")
+    return None

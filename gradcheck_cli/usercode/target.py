@@ -1,0 +1,353 @@
+"""The user's code as a target of the pipeline: its columns, its reference, its comparisons.
+
+The columns are the framework's own derivatives through the code (``·rev``:
+reverse mode, ``·fwd``: forward mode; at order 2 reverse over reverse and
+forward over reverse), a plain ``reference`` implementation's, and the user's
+``expect``. The reference is finite differences in float64 on the same
+framework, with their error estimate: small inputs get the full Jacobian
+(:mod:`.full`), large ones random projections (:mod:`.projections`), order 2
+the Hessian of uᵀf (:mod:`.second`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+
+import numpy as np
+
+from .. import frameworks
+from ..columns import Derivatives
+from ..errors import GradcheckError, describe
+from ..results import CheckResult, Row
+from . import full, projections, second
+from .function import Function
+from .inputs import Slot, make_inputs
+from .loader import load
+from .structural import nondeterministic
+
+SUPERSCRIPT_2 = "²"
+
+
+class Column:
+    """One column of a code check: a name and what it computes (rev, fwd, reference, expect)."""
+
+    def __init__(self, name: str, kind: str):
+        self.name, self.kind = name, kind
+
+
+class CodeTarget:
+    """A check of the user's code, made ready on first use (the code is imported then)."""
+
+    kind = "code"
+
+    def __init__(self, check):
+        self.check = check
+        self.name, self.source, self.xfail = check.name, check.source, check.xfail
+        self.rtol, self.atol, self.dtype = check.rtol, check.atol, check.dtype
+        self._ready = False
+
+    # ----- preparing: import, instantiate, inputs, one call ----------------------------
+    def _prepare(self) -> None:
+        if self._ready:
+            return
+        check = self.check
+        start = time.perf_counter()
+        self.notes: list[str] = []
+        obj = load(check.callable, check.base)
+        self.framework = self._framework(obj)
+        self.ad = frameworks.code(self.framework, check.device, check.dtype)
+        rng = np.random.default_rng(check.seed)
+        names, arrays, grads = make_inputs(check.inputs, rng, check.dtype)
+        param_list = self.ad.prepare(obj, check.init, check.params, check.seed)
+        _check_signature(self.ad.fn, names)
+        try:
+            if hasattr(self.ad, "build"):  # Keras builds a layer's weights on its first call
+                param_list = self.ad.build(arrays)
+        except GradcheckError:
+            raise
+        except Exception as exc:  # noqa: BLE001 -- raised inside the user's code
+            raise GradcheckError(f"calling the code failed: {describe(exc)}") from None
+        params = dict(param_list)
+        slots = [Slot(n, i, a) for i, (n, a) in enumerate(zip(names, arrays)) if n in grads]
+        slots += [Slot(n, n, v) for n, v in param_list]
+        slots = self._wrt(slots, names + [n for n, _ in param_list])
+        self.fn = Function(self.ad, arrays, params, slots, self._fd_dtype(arrays, params),
+                           vmap=check.vmap)
+        try:
+            self.m = self.fn({}).size
+        except GradcheckError:
+            raise
+        except Exception as exc:  # noqa: BLE001 -- raised inside the user's code
+            raise GradcheckError(f"calling the code failed: {describe(exc)}") from None
+        self.slots = {s.name: s for s in slots}
+        self.full = (all(s.size <= check.full_limit for s in slots)
+                     and self.m <= check.full_limit)
+        self.probes = None if self.full else projections.Probes(rng, self.m, slots)
+        self.second = second.Plan(rng, self.m, slots) if check.order >= 2 else None
+        self.expected = _expectations(check.expect, self.slots)
+        if self.expected and not self.full:
+            raise GradcheckError("'expect' for code needs the full Jacobian: inputs of at "
+                                 f"most {check.full_limit} elements (or raise 'full_limit')",
+                                 field="expect")
+        self.reference_fn = None
+        if check.reference is not None:
+            ref_ad = frameworks.code(self.framework, check.device, check.dtype)
+            ref_ad.prepare(load(check.reference, check.base), None, False, check.seed)
+            self.reference_fn = Function(ref_ad, arrays, params, slots, self.fn.fd_dtype,
+                                         vmap=check.vmap)
+        self._columns = ([Column(f"{self.framework}·{m}", m) for m in self.check.modes]
+                        + ([Column("reference", "reference")] if self.reference_fn else [])
+                        + ([Column("expect", "expect")] if self.expected else []))
+        self.prepare_seconds = time.perf_counter() - start
+        self._ready = True
+
+    @property
+    def columns(self) -> list[Column]:
+        """The columns that apply; asking for them imports and prepares the code."""
+        _user_code(self._prepare)
+        return self._columns
+
+    def _framework(self, obj) -> str:
+        """The code's framework: detected from the object, and among those asked for."""
+        found = frameworks.detect(obj)
+        asked = self.check.frameworks
+        if asked and len(asked) == 1 and (not found or found == set(asked)):
+            return asked[0]
+        candidates = sorted(found & set(asked)) if asked else sorted(found)
+        if len(candidates) == 1:
+            framework = candidates[0]
+            if not frameworks.is_installed(framework):
+                raise GradcheckError(f"the code is {framework} code, and {framework} is not "
+                                     f"installed: pip install 'gradcheck-cli[{framework}]'",
+                                     field="backend")
+            return framework
+        if asked and found:
+            raise GradcheckError(f"the code is {', '.join(sorted(found))} code; backend "
+                                 f"{', '.join(asked)} cannot run it", field="backend")
+        raise GradcheckError("cannot tell the code's framework (it imports "
+                             f"{', '.join(sorted(found)) or 'none of torch, tensorflow, jax'})"
+                             ": set backend to torch, tensorflow or jax", field="backend")
+
+    def _wrt(self, slots, known) -> list:
+        if self.check.wrt is None:
+            chosen = slots
+        else:
+            for name in self.check.wrt:
+                if name not in known:
+                    raise GradcheckError(f"cannot differentiate with respect to {name!r}; the "
+                                         f"inputs and parameters are {', '.join(known)}",
+                                         field="wrt")
+            chosen = [s for s in slots if s.name in self.check.wrt]
+        if not chosen:
+            raise GradcheckError("nothing to differentiate: every input has 'grad: false'",
+                                 field="inputs")
+        return chosen
+
+    def _fd_dtype(self, arrays, params) -> str:
+        """float64 for finite differences; float32 where the code cannot run in float64."""
+        try:
+            self.ad.forward(arrays, params, "float64")
+            return "float64"
+        except GradcheckError:
+            raise
+        except Exception as exc:  # noqa: BLE001 -- raised inside the user's code
+            if self.check.dtype == "float64":
+                raise GradcheckError(f"the code does not run in float64: {describe(exc)}") \
+                    from None
+            self.notes.append(f"finite differences in float32 (the code failed in float64: "
+                              f"{type(exc).__name__}); steps and tolerances are float32's")
+            return "float32"
+
+    def slot(self, name: str) -> Slot:
+        return self.slots[name]
+
+    # ----- the pipeline's questions ----------------------------------------------
+    def keys(self) -> list:
+        first = [(0, (name,)) for name in self.slots]
+        return first + (self.second.keys() if self.second else [])
+
+    def label(self, key) -> str:
+        names = key[1]
+        if len(names) == 1:
+            return names[0]
+        f = "f" if self.m == 1 else "uᵀf"
+        a, b = names
+        return f"∂{SUPERSCRIPT_2}{f}/∂{a}{SUPERSCRIPT_2}" if a == b else f"∂{SUPERSCRIPT_2}{f}/∂{a}∂{b}"
+
+    def compute(self, column: Column) -> Derivatives:
+        return _user_code(self._compute, column)
+
+    def _compute(self, column: Column) -> Derivatives:
+        start = time.perf_counter()
+        slots = list(self.slots.values())
+        fn = self.reference_fn if column.kind == "reference" else self.fn
+        first = FIRST[(self.full, column.kind)](self, fn, slots)
+        if self.second is not None:
+            if column.kind == "expect":
+                first.unavailable.update({k: "expect gives gradients (order 1)"
+                                          for k in self.second.keys()})
+            else:
+                route = "rev" if column.kind == "reference" else column.kind
+                _merge(first, second.column(fn, self.second, route))
+        first.seconds = time.perf_counter() - start
+        if column.kind in ("rev", "fwd"):
+            first.info = {"framework": self.framework, "version": self.ad.version,
+                          "device": self.ad.device_name, "dtype": self.dtype,
+                          "mode": column.kind}
+        return first
+
+    def reference(self, outputs: dict) -> dict:
+        return _user_code(self._reference)
+
+    def _reference(self) -> dict:
+        slots = list(self.slots.values())
+        ref = (full.reference(self.fn, slots) if self.full else
+               projections.reference(self.fn, slots, self.probes))
+        if self.second is not None:
+            ref.update(second.reference(self.fn, self.second))
+        return ref
+
+    def comparison(self, key, name: str, d: Derivatives, ref: dict):
+        kind = next(c.kind for c in self._columns if c.name == name)
+        if len(key[1]) == 2:
+            return second.compare(self, key, "rev" if kind == "reference" else kind, name, d,
+                                  ref)
+        module = full if self.full else projections
+        return module.compare(self, key, kind, name, d, ref)
+
+    def localize(self, key, name: str, verdict, ref) -> None:
+        """A failing projection of a backward pass: bisection names the elements."""
+        kind = next(c.kind for c in self._columns if c.name == name)
+        if self.full or len(key[1]) != 1 or kind != "rev" or verdict.value is None:
+            return
+        slot, p = self.slot(key[1][0]), verdict.worst
+        grad = self.fn.vjp(self.probes.us[p])[slot.name][0]
+        verdict.location = projections.localize(self.fn, slot, self.probes.us[p], grad,
+                                                self.dtype)
+
+    def row(self, key, verdicts: dict, ref: dict) -> Row:
+        values = ref[key[1][0]][0] if len(key[1]) == 1 else ref[key][0]
+        finite = np.asarray(values)[np.isfinite(values)]
+        return Row(key, self.label(key), float(finite.min()) if finite.size else None,
+                   float(finite.max()) if finite.size else None, verdicts)
+
+    def result(self, rows, outputs: dict, ref, timings: dict) -> CheckResult:
+        check, notes = self.check, list(self.notes)
+        mode = ("full Jacobian" if self.full else
+                f"random projections uᵀJv: {projections.PROBES} probes, seed {check.seed}")
+        notes.append(f"{mode}; {self.m} output element(s); finite differences in "
+                     f"{self.fn.fd_dtype}")
+        if not self.full:
+            notes.append(f"chance that all {projections.PROBES} probes miss an error 10× the "
+                         f"tolerance: < {projections.miss_probability(projections.PROBES):.0e}"
+                         " (rank-one worst case)")
+        if self.second is not None:
+            what = ("every element" if self.second.full else
+                    f"{projections.PROBES} seed-fixed projections wᵀHv")
+            notes.append(f"order 2: the Hessian of {'f' if self.m == 1 else 'uᵀf (u random)'}"
+                         f", {what}; ·rev is reverse over reverse, ·fwd forward over reverse, "
+                         "against finite differences of the float64 gradient")
+        unavailable = {}
+        for name, d in outputs.items():
+            for reason in d.unavailable.values():
+                unavailable.setdefault(name, reason)
+        notes += [f"{name}: {reason}" for name, reason in unavailable.items()]
+        timings = dict(timings, prepare=self.prepare_seconds)
+        return CheckResult(
+            name=self.name, source=self.source, lets={}, kind="code",
+            expression=[check.callable if isinstance(check.callable, str) else
+                        getattr(check.callable, "__qualname__", self.name)],
+            variables=list(self.slots), wrt=list(self.slots), order=check.order, npoints=1,
+            methods=list(outputs), rows=rows, notes=notes, timings=timings,
+            method_info={k: d.info for k, d in outputs.items() if d.info},
+            reference_points=0, xfail=self.xfail, points={})
+
+
+def _user_code(step, *args):
+    """Run a step that calls the user's code: what it raises is the code's error (one line,
+    exit 2), not gradcheck's."""
+    try:
+        return step(*args)
+    except (GradcheckError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 -- raised inside the user's code (or its framework)
+        raise GradcheckError(f"running the code raised {describe(exc)}") from None
+
+
+def _rev(target, fn, slots) -> Derivatives:
+    """Backward passes, and the same one run twice: it must not change (nondeterminism)."""
+    d = (full.rows(fn, slots, target.m) if target.full else
+         projections.backward(fn, slots, target.probes))
+    u = np.ones(target.m) if target.full else target.probes.us[0]
+    first, again = fn.vjp(u), fn.vjp(u)
+    for s in slots:
+        why = nondeterministic(first[s.name][0], again[s.name][0], target.dtype)
+        if why:
+            d.failures[(0, (s.name,))] = (why, s.name)
+    return d
+
+
+def _reference_impl(target, fn, slots) -> Derivatives:
+    return (full.rows(fn, slots, target.m) if target.full else
+            projections.backward(fn, slots, target.probes))
+
+
+FIRST = {
+    (True, "rev"): _rev, (False, "rev"): _rev,
+    (True, "fwd"): lambda t, fn, slots: full.forward(fn, slots),
+    (False, "fwd"): lambda t, fn, slots: projections.forward(fn, slots, t.probes),
+    (True, "reference"): _reference_impl, (False, "reference"): _reference_impl,
+    (True, "expect"): lambda t, fn, slots: full.expect(slots, t.expected),
+}
+
+
+def _merge(into: Derivatives, more: Derivatives) -> None:
+    for field in ("values", "unavailable", "failures", "extra", "terms"):
+        getattr(into, field).update(getattr(more, field))
+
+
+def _check_signature(fn, names: list[str]) -> None:
+    """The inputs must fit the callable's positional parameters (when it tells them)."""
+    target = getattr(fn, "forward", None) if hasattr(fn, "parameters") else None
+    target = getattr(fn, "call", None) if target is None and hasattr(fn, "trainable_variables") \
+        else target
+    try:
+        signature = inspect.signature(target or fn)
+    except (TypeError, ValueError):  # builtins, C extensions, custom ops: nothing to check
+        return
+    try:
+        signature.bind(*names)
+    except TypeError as exc:
+        raise GradcheckError(f"the inputs ({', '.join(names)}) do not fit the callable's "
+                             f"signature {signature}: {exc}", field="inputs") from None
+
+
+def _expectations(given: dict, slots: dict) -> dict:
+    """``expect: {input: value}``: the gradient of the sum of the outputs, as an array
+    (nested lists) or an expression of that input, evaluated elementwise."""
+    result = {}
+    for name, value in given.items():
+        if name not in slots:
+            raise GradcheckError(f"{name!r} is not a differentiated input or parameter "
+                                 f"({', '.join(slots)})", field="expect")
+        slot = slots[name]
+        if isinstance(value, str):  # only then: SymPy
+            from ..expression.codegen import Program, evaluate
+            from ..expression.parse import parse, symbol
+            expr = parse(value)
+            stray = {str(s) for s in expr.free_symbols} - {name}
+            if stray:
+                raise GradcheckError(f"{name!r}: an expression may use only {name!r}, not "
+                                     f"{sorted(stray)[0]!r}", field="expect")
+            flat = slot.value.ravel().astype(float)
+            array = evaluate(Program((symbol(name),), (), (expr,)), [flat], flat.size)[0]
+        else:
+            array = np.asarray(value, dtype=float)
+            if array.size == 1:
+                array = np.full(slot.size, float(array))
+        if array.size != slot.size:
+            raise GradcheckError(f"{name!r}: {array.size} values for an input of "
+                                 f"{slot.size} elements", field="expect")
+        result[name] = array.ravel()
+    return result
