@@ -227,6 +227,8 @@ def explain_command(
 
 def _teach(problems, result, teaching) -> None:
     """The teaching outputs: explanations, graph files and plots."""
+    if not any(teaching.get(k) for k in ("explain", "graph", "plot", "plot_steps")):
+        return  # (and nothing of SymPy's is imported for them)
     from .report import explain as explain_report
     from .report.graph import WRITERS
     problems = [t.problem for t in problems if hasattr(t, "problem")]  # expression targets

@@ -35,6 +35,10 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "fd": ("expression", "code"),
     "reverse": ("expression",),
 }
+# What a method is, for the judge (see gradcheck_cli.expression.target): judged on the
+# exact-reference subset only; computed from a stencil (it has an error estimate, and is
+# not used where the stencil straddles a kink).
+TRAITS: dict[str, dict] = {"symbolic": {"exact_only": True}, "fd": {"stencil": True}}
 DEFAULTS: dict[str, tuple[str, ...]] = {
     "expression": ("symbolic", "fd", "reverse"),
     "code": ("fd",),
@@ -144,9 +148,13 @@ def canonical(name: str) -> str:
 
 def get_method(name: str, **options) -> Method:
     """Instantiate a method by name, importing its module on first use."""
-    module_name, _, cls_name = REGISTRY[canonical(name)].partition(":")
+    name = canonical(name)
+    module_name, _, cls_name = REGISTRY[name].partition(":")
     module = importlib.import_module(module_name, __package__)
-    return getattr(module, cls_name)(**options)
+    method = getattr(module, cls_name)(**options)
+    for trait, value in TRAITS.get(name, {}).items():
+        setattr(method, trait, value)
+    return method
 
 
 def broadcast(value, npoints: int) -> np.ndarray:

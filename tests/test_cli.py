@@ -148,3 +148,53 @@ def test_python_m_entry_point():
                           "--format", "json"], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0
     assert json.loads(out.stdout)["checks"][0]["rows"][0]["reference"]["min"] == 6.0
+
+
+@pytest.mark.parametrize("args", [["--at", "x=-1,x=0"], ["--at", "x=-1", "--at", "x=0"]])
+def test_a_variable_given_twice_is_two_points(args):
+    r = invoke("x**3", *args, "--backend", "none", "--format", "json")
+    assert r.exit_code == 0, r.output
+    check = json.loads(r.output)["checks"][0]
+    assert check["points"] == 2
+    assert check["rows"][0]["reference"] == {"min": 0.0, "max": 3.0}
+
+
+def test_points_given_with_other_variables_held():
+    r = invoke("x*y", "--at", "x=1,y=2", "--at", "x=3", "--backend", "none", "--format", "json")
+    check = json.loads(r.output)["checks"][0]
+    assert check["points"] == 2   # y = 2 at both
+    r = invoke("x*y", "--at", "x=1,x=2,y=1,y=2,y=3", "--backend", "none")
+    assert r.exit_code == 2 and "same number of times" in r.output
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf"])
+def test_command_line_tolerance_must_be_finite_and_non_negative(value):
+    r = invoke("x**2", "--at", "x=1", f"--rtol={value}", "--backend", "none")
+    assert r.exit_code == 2 and "finite and non-negative" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_a_check_that_errors_does_not_stop_the_others(tmp_path):
+    (tmp_path / "s.yaml").write_text(
+        "checks:\n  - name: first\n    f: sin(x)\n    at: {x: 1}\n    backend: none\n"
+        "  - name: broken\n    f: sin(x\n    at: {x: 1}\n"
+        "  - name: last\n    f: x**2\n    at: {x: 3}\n    expect: {x: 5}\n    backend: none\n")
+    r = invoke(str(tmp_path / "s.yaml"))
+    assert r.exit_code == 2                          # an error: 2, whatever else happened
+    assert "first" in r.output and "last" in r.output
+    assert "check 'broken'" in r.output and "field 'f'" in r.output
+    assert "3 checks: 1 passed, 1 failed, 1 error" in r.output
+
+
+def test_a_broken_spec_file_does_not_stop_the_others(tmp_path):
+    (tmp_path / "a.yaml").write_text("checks:\n  - f: sin(x)\n    at: {x: 1}\n    backend: none\n")
+    (tmp_path / "b.yaml").write_text("checks: [\n")
+    r = invoke(str(tmp_path))
+    assert r.exit_code == 2 and "YAML syntax error" in r.output and "b.yaml" in r.output
+    assert "2 checks: 1 passed, 1 error" in r.output
+
+
+def test_a_python_file_is_not_a_spec(tmp_path):
+    (tmp_path / "my_ops.py").write_text("def f(x):\n    return x\n")
+    r = invoke(str(tmp_path / "my_ops.py"))
+    assert r.exit_code == 2 and "YAML" not in r.output and "name the function" in r.output

@@ -136,3 +136,52 @@ def test_scipy_loads_only_for_the_functions_that_need_it():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["True", "False", "True", "True"]
+
+
+@pytest.mark.skipif(not backends.is_installed("torch"), reason="torch is not installed")
+def test_assert_gradients_refuses_complex_inputs_instead_of_casting_them():
+    import torch
+    import gradcheck_cli
+    from gradcheck_cli.errors import GradcheckError
+    z = torch.tensor([1 + 2j, 3 - 1j], dtype=torch.complex128)
+    with pytest.raises(GradcheckError, match="input 'z' is complex"):
+        gradcheck_cli.assert_gradients(lambda z: z * z, z)
+
+
+@pytest.mark.skipif(not backends.is_installed("torch"), reason="torch is not installed")
+def test_assert_gradients_names_rows_by_the_parameters():
+    import torch
+    import gradcheck_cli
+
+    def scaled(weight, bias, *rest):
+        return weight.sin() * bias.sum() + sum(r.sum() for r in rest)
+    x = torch.linspace(0.1, 1, 3, dtype=torch.float64)
+    result = gradcheck_cli.assert_gradients(scaled, x, x + 1, x * 2)
+    assert [row.label for row in result.rows] == ["weight", "bias", "arg2"]
+    layer = torch.nn.Linear(3, 2).double()
+    result = gradcheck_cli.assert_gradients(layer, x.reshape(1, 3), params=True)
+    assert [row.label for row in result.rows] == ["input", "Linear.weight", "Linear.bias"]
+
+
+@pytest.mark.skipif(not backends.is_installed("torch"), reason="torch is not installed")
+def test_assert_gradients_refuses_unknown_options():
+    import torch
+    import gradcheck_cli
+    from gradcheck_cli.errors import GradcheckError
+    with pytest.raises(GradcheckError, match="unknown option 'ordr'"):
+        gradcheck_cli.assert_gradients(torch.sin, torch.ones(2, dtype=torch.float64), ordr=2)
+
+
+@pytest.mark.skipif(not backends.is_installed("torch"), reason="torch is not installed")
+def test_assert_gradients_order_two():
+    import torch
+    import gradcheck_cli
+    sys.path.insert(0, str(ROOT / "tests" / "mutants"))
+    try:
+        import torch_mutants
+    finally:
+        sys.path.pop(0)
+    x = torch.linspace(-1, 1, 3, dtype=torch.float64)
+    gradcheck_cli.assert_gradients(torch_mutants.softplus_detached, x)  # order 1: fine
+    with pytest.raises(AssertionError, match="not differentiable"):
+        gradcheck_cli.assert_gradients(torch_mutants.softplus_detached, x, order=2)

@@ -28,6 +28,8 @@ class ExpectColumn:
     """The user's own derivatives (``expect``), evaluated in float64 at every point."""
 
     name = "expect"
+    tolerance_kind = "expect"   # its own default tolerance (see gradcheck_cli.tolerances)
+    own_rounding = True         # rounds its own expression: E of that is allowed too
 
     def compute(self, problem) -> Derivatives:
         start = time.perf_counter()
@@ -54,6 +56,7 @@ class ExpressionTarget:
         self.name, self.source, self.xfail = problem.name, problem.source, problem.xfail
         self.columns = ([get_method(m) for m in problem.methods] + list(problem.backends)
                         + ([ExpectColumn()] if problem.expect else []))
+        self._by_name = {c.name: c for c in self.columns}
 
     def compute(self, column) -> Derivatives:
         return column.compute(self.problem)
@@ -65,7 +68,7 @@ class ExpressionTarget:
         return _Reference(self.problem, outputs)
 
     def comparison(self, key, name: str, d: Derivatives, ref: "_Reference"):
-        return ref.comparison(key, name, d)
+        return ref.comparison(key, self._by_name[name], d)
 
     def localize(self, key, name, verdict, ref) -> None:
         """Expression verdicts name their worst point already."""
@@ -127,39 +130,47 @@ class _Reference:
             self.kink_points |= kink
         self.excluded[key], self.kinks[key] = excluded, kink
 
-    def comparison(self, key, name: str, d: Derivatives) -> Comparison:
+    def comparison(self, key, column, d: Derivatives) -> Comparison:
+        """What the judge needs for one column on one derivative. What a column is
+        decides, not its name: a column judged on the exact subset only (``exact_only``:
+        symbolic, whose float64 values *are* the reference elsewhere), one computed from
+        a stencil (``stencil``: finite differences, unusable where the stencil straddles
+        a kink), one that rounds an expression of its own (``own_rounding``: expect)."""
         kind, lower, upper = self.classes[key]
         use = ~self.excluded[key]
-        if name == "symbolic":
-            use &= self.exact  # elsewhere the reference *is* the float64 symbolic value
-        if name == "fd" and kind is not None:
+        stencil = getattr(column, "stencil", False)
+        if getattr(column, "exact_only", False):
+            use &= self.exact
+        if stencil and kind is not None:
             rough = kind == fdm.ROUGH
             self.rough_points |= rough & use
             use &= ~rough
         if key in d.skip:
-            if name == "fd":
+            if stencil:
                 self.rough_points |= d.skip[key] & use
             use &= ~d.skip[key]
         dtype = d.info.get("dtype", "float64")
-        rtol, atol = tolerances.for_column(name, dtype, self.problem.rtol, self.problem.atol,
-                                           kind="expect" if name == "expect" else "value")
+        rtol, atol = tolerances.for_column(column.name, dtype, self.problem.rtol,
+                                           self.problem.atol,
+                                           kind=getattr(column, "tolerance_kind", "value"))
         scales = self.scales[dtype != "float64"]
         ulps_eps = tolerances.rounding(dtype)
+        own = self.expect_scales if getattr(column, "own_rounding", False) else None
 
         def lazy(ix):
-            """Rounding allowances at ix: eps E of the derivative (and of f for FD, and of
-            the user's own expression for expect)."""
+            """Rounding allowances at ix: eps E of the derivative (and of f times the
+            stencil's weights, for finite differences; and of the column's own expression)."""
             extra = ulps_eps * scales.at(key, ix)
-            if name == "fd" and key in d.rounding:
+            if key in d.rounding:
                 weights = np.broadcast_to(d.rounding[key], self.ref[key].shape)[ix]
                 extra = extra + tolerances.FD_SAFETY * tolerances.EPS \
                     * scales.at((key[0], ()), ix) * weights
-            if name == "expect":
-                extra = extra + ulps_eps * self.expect_scales.own(key, ix)
+            if own is not None:
+                extra = extra + ulps_eps * own.own(key, ix)
             return extra
         kink = self.kinks[key]
         return Comparison(values=d.values[key], reference=self.ref[key], rtol=rtol, atol=atol,
-                          err=d.errors.get(key) if name == "fd" else None, use=use,
+                          err=d.errors.get(key), use=use,
                           kink=(kink, lower, upper) if kink is not None else None, lazy=lazy)
 
     def row(self, key, verdicts: dict) -> Row:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -26,14 +27,24 @@ from .inputs import Slot, make_inputs
 from .loader import load
 from .structural import nondeterministic
 
-SUPERSCRIPT_2 = "²"
-
-
+@dataclass(frozen=True)
 class Column:
-    """One column of a code check: a name and what it computes (rev, fwd, reference, expect)."""
+    """One column of a code check.
 
-    def __init__(self, name: str, kind: str):
-        self.name, self.kind = name, kind
+    Attributes:
+        name: its title (``torch·rev``).
+        kind: what it computes at order 1: ``rev`` (backward passes, with the structural
+            checks), ``fwd`` (forward passes), ``reference`` (a plain implementation's
+            backward passes), ``expect`` (the user's gradient).
+        route: how it gives second derivatives (``rev``: reverse over reverse, ``fwd``:
+            forward over reverse), or None.
+        framework: the framework's own autodiff (its version, device, dtype reported).
+    """
+
+    name: str
+    kind: str
+    route: str | None = None
+    framework: bool = False
 
 
 class CodeTarget:
@@ -96,9 +107,12 @@ class CodeTarget:
             ref_ad.prepare(load(check.reference, check.base), None, False, check.seed)
             self.reference_fn = Function(ref_ad, arrays, params, slots, self.fn.fd_dtype,
                                          vmap=check.vmap)
-        self._columns = ([Column(f"{self.framework}·{m}", m) for m in self.check.modes]
-                        + ([Column("reference", "reference")] if self.reference_fn else [])
-                        + ([Column("expect", "expect")] if self.expected else []))
+        self._columns = ([Column(f"{self.framework}·{m}", m, route=m, framework=True)
+                          for m in self.check.modes]
+                         + ([Column("reference", "reference", route="rev")]
+                            if self.reference_fn else [])
+                         + ([Column("expect", "expect")] if self.expected else []))
+        self._by_name = {c.name: c for c in self._columns}
         self.prepare_seconds = time.perf_counter() - start
         self._ready = True
 
@@ -171,9 +185,9 @@ class CodeTarget:
         names = key[1]
         if len(names) == 1:
             return names[0]
-        f = "f" if self.m == 1 else "uᵀf"
+        f = "f" if self.m == 1 else "(uᵀf)"
         a, b = names
-        return f"∂{SUPERSCRIPT_2}{f}/∂{a}{SUPERSCRIPT_2}" if a == b else f"∂{SUPERSCRIPT_2}{f}/∂{a}∂{b}"
+        return f"∂²{f}/∂{a}²" if a == b else f"∂²{f}/∂{a}∂{b}"
 
     def compute(self, column: Column) -> Derivatives:
         return _user_code(self._compute, column)
@@ -184,14 +198,13 @@ class CodeTarget:
         fn = self.reference_fn if column.kind == "reference" else self.fn
         first = FIRST[(self.full, column.kind)](self, fn, slots)
         if self.second is not None:
-            if column.kind == "expect":
-                first.unavailable.update({k: "expect gives gradients (order 1)"
+            if column.route is None:
+                first.unavailable.update({k: f"{column.name} gives gradients (order 1)"
                                           for k in self.second.keys()})
             else:
-                route = "rev" if column.kind == "reference" else column.kind
-                _merge(first, second.column(fn, self.second, route))
+                _merge(first, second.column(fn, self.second, column.route))
         first.seconds = time.perf_counter() - start
-        if column.kind in ("rev", "fwd"):
+        if column.framework:
             first.info = {"framework": self.framework, "version": self.ad.version,
                           "device": self.ad.device_name, "dtype": self.dtype,
                           "mode": column.kind}
@@ -209,17 +222,16 @@ class CodeTarget:
         return ref
 
     def comparison(self, key, name: str, d: Derivatives, ref: dict):
-        kind = next(c.kind for c in self._columns if c.name == name)
+        column = self._by_name[name]
         if len(key[1]) == 2:
-            return second.compare(self, key, "rev" if kind == "reference" else kind, name, d,
-                                  ref)
+            return second.compare(self, key, column.route, name, d, ref)
         module = full if self.full else projections
-        return module.compare(self, key, kind, name, d, ref)
+        return module.compare(self, key, column.kind, name, d, ref)
 
     def localize(self, key, name: str, verdict, ref) -> None:
         """A failing projection of a backward pass: bisection names the elements."""
-        kind = next(c.kind for c in self._columns if c.name == name)
-        if self.full or len(key[1]) != 1 or kind != "rev" or verdict.value is None:
+        if (self.full or len(key[1]) != 1 or self._by_name[name].kind != "rev"
+                or verdict.value is None):
             return
         slot, p = self.slot(key[1][0]), verdict.worst
         grad = self.fn.vjp(self.probes.us[p])[slot.name][0]

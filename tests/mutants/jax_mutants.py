@@ -31,3 +31,16 @@ def _affine_grads(g, x, w, b, transpose_w=False, sum_b=True):
     s = g * (1 - jnp.tanh(x @ w + b) ** 2)
     gw = x.T @ s
     return s @ w.T, (gw.T if transpose_w else gw), (s.sum(0) if sum_b else s[0])
+
+
+# ----- second order: a custom_jvp whose tangent rule is right only to first order -----
+def _jvp(forward, derivative):
+    f = jax.custom_jvp(forward)
+    f.defjvp(lambda primals, tangents: (forward(*primals), derivative(*primals) * tangents[0]))
+    return f
+
+
+_cos_right = _jvp(jnp.cos, lambda x: -jnp.sin(x))
+_cos_wrong = _jvp(jnp.cos, lambda x: jnp.sin(x))          # sign lost in cos' = -sin
+sin2_ok = _jvp(jnp.sin, _cos_right)
+sin2_bad = _jvp(jnp.sin, _cos_wrong)

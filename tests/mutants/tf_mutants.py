@@ -49,3 +49,10 @@ class Affine(tf.keras.layers.Layer):
                 return s @ tf.transpose(w), gw, gb
             return y, grad
         return affine(x, tf.convert_to_tensor(self.w), tf.convert_to_tensor(self.b))
+
+
+# ----- second order: a custom gradient whose own gradient is wrong ----------------------
+_three_x2_right = _op(lambda x: 3 * x * x, lambda g, x: 6 * g * x)
+_three_x2_wrong = _op(lambda x: 3 * x * x, lambda g, x: 5 * g * x)   # 6x, not 5x
+cube2_ok = _op(lambda x: x * x * x, lambda g, x: g * _three_x2_right(x))
+cube2_bad = _op(lambda x: x * x * x, lambda g, x: g * _three_x2_wrong(x))

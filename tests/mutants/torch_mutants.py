@@ -66,3 +66,34 @@ class Dense(torch.nn.Module):
 
     def forward(self, x):
         return torch.tanh(self.op(x, self.weight, self.bias))
+
+
+# ----- second order: the backward pass differentiated again ------------------------
+# softplus whose backward uses a sigmoid with its own backward: right, or wrong (so the
+# first derivative is right and only the second is wrong)
+_sigmoid_right = _function(torch.sigmoid,
+                           lambda g, x: g * torch.sigmoid(x) * (1 - torch.sigmoid(x)))
+_sigmoid_wrong = _function(torch.sigmoid, lambda g, x: g * torch.sigmoid(x))
+softplus2_ok = _function(torch.nn.functional.softplus, lambda g, x: g * _sigmoid_right(x))
+softplus2_bad = _function(torch.nn.functional.softplus, lambda g, x: g * _sigmoid_wrong(x))
+
+
+class _OnceSoftplus(torch.autograd.Function):
+    """A backward that cannot be differentiated again (once_differentiable)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return torch.nn.functional.softplus(x)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * torch.sigmoid(x)
+
+
+softplus_once = _OnceSoftplus.apply
+# a backward that detaches what it uses: right at order 1, no second derivative
+softplus_detached = _function(torch.nn.functional.softplus,
+                              lambda g, x: g * torch.sigmoid(x.detach()))
