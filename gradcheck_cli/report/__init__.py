@@ -2,6 +2,7 @@
 
 Each reporter module has ``render(run, **options) -> str``; the table reporter
 also has ``print_run(run, console, **options)``. Only reporters touch rich.
+The helpers here are plain text, shared so every format words a result alike.
 """
 
 from __future__ import annotations
@@ -14,6 +15,12 @@ REPORTERS = {
     "markdown": ".markdown",
     "junit": ".junit",
 }
+
+# Check statuses in the order a summary names them, with their words.
+_SUMMARY = [("pass", "passed"), ("fail", "failed"), ("error", "error"),
+            ("xfail", "expected failure"), ("xpass", "unexpectedly passed"),
+            ("skipped", "skipped (nothing to compare)")]
+_PLURAL = {"error", "expected failure"}          # the words that take an 's'
 
 
 def reporter(name: str):
@@ -28,6 +35,18 @@ def fmt(value, digits: int = 6) -> str:
     if isinstance(value, str):
         return value
     return f"{value + 0.0:.{digits}g}"  # + 0.0: -0.0 prints as 0
+
+
+def range_text(low, high, digits: int = 4) -> str:
+    """A reference over the points: '-1.22667', or '-3.142 to 3.142'.
+
+    'to', not '…': an ellipsis in a table reads as a number cut short.
+    """
+    if low is None:
+        return "n/a"
+    if low == high:
+        return fmt(low)
+    return f"{fmt(low, digits)} to {fmt(high, digits)}"
 
 
 def err_text(verdict) -> str:
@@ -52,18 +71,38 @@ def failures(check):
                 yield row, v
 
 
+def failure_text(check, row, verdict) -> str:
+    """'∂f/∂x by torch·rev: outside tolerance at x=1 (12 of 40 values)'.
+
+    The count is given only when more than one value is wrong: one wrong value
+    is the worst one, already named by its point.
+    """
+    text = f"{row.label} by {method_title(verdict.method)}: {verdict.reason or 'failed'}"
+    where = check.where(verdict)
+    if where:
+        text += f" at {where}"
+    if verdict.wrong > 1:
+        text += f" ({verdict.wrong} of {verdict.compared} values)"
+    return text
+
+
+def values_text(verdict, digits: int = 12) -> str:
+    """'got 1.5, reference 1.2, |difference| 0.3 > tolerance 1e-12', or '' without values."""
+    if verdict.value is None:
+        return ""
+    diff = abs(verdict.value - verdict.reference) if verdict.value == verdict.value else None
+    return (f"got {fmt(verdict.value, digits)}, reference {fmt(verdict.reference, digits)}, "
+            f"|difference| {fmt(diff, 3)} > tolerance {fmt(verdict.tolerance, 3)}")
+
+
 def summary(run) -> str:
-    """'12 checks: 11 passed, 1 failed (0.8 s)'."""
+    """'12 checks: 10 passed, 1 failed, 1 error (0.8 s)'."""
     c = run.counts()
-    parts = [f"{c['pass']} passed"]
-    if c["fail"]:
-        parts.append(f"{c['fail']} failed")
-    if c["xfail"]:
-        parts.append(f"{c['xfail']} expected failure{'s' if c['xfail'] > 1 else ''}")
-    if c["xpass"]:
-        parts.append(f"{c['xpass']} unexpectedly passed")
-    if c["skipped"]:
-        parts.append(f"{c['skipped']} skipped (nothing to compare)")
+    parts = [f"{c.get('pass', 0)} passed"]
+    for status, word in _SUMMARY[1:]:
+        n = c.get(status, 0)
+        if n:
+            parts.append(f"{n} {word}{'s' if n > 1 and word in _PLURAL else ''}")
     n = len(run.checks)
     return f"{n} check{'s' if n != 1 else ''}: {', '.join(parts)} ({run.seconds:.2f} s)"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 from .. import __version__
 
@@ -13,10 +14,11 @@ def _num(v):
     if v is None:
         return None
     v = float(v)
-    return v if v == v and abs(v) != float("inf") else str(v)
+    return v if math.isfinite(v) else str(v)
 
 
 def check_to_dict(check) -> dict:
+    """One check: its status, its error if it could not run, and every row's verdicts."""
     rows = []
     for row in check.rows:
         methods = {}
@@ -31,7 +33,8 @@ def check_to_dict(check) -> dict:
             "excluded_points": row.excluded, "kink_points": row.kinks, "methods": methods,
         })
     return {
-        "name": check.name, "source": check.source, "status": check.status, "ok": check.ok,
+        "name": check.name, "source": check.source, "kind": check.kind,
+        "status": check.status, "ok": check.ok, "error": check.error,
         "xfail": check.xfail, "expression": check.expression, "let": check.lets,
         "variables": check.variables,
         "wrt": check.wrt, "order": check.order, "points": check.npoints,
@@ -42,6 +45,7 @@ def check_to_dict(check) -> dict:
 
 
 def to_dict(run) -> dict:
+    """The whole run, as docs/json-report.md describes it."""
     return {
         "schema": SCHEMA_VERSION, "gradcheck": __version__, "ok": run.ok,
         "exit_code": run.exit_code, "counts": run.counts(), "seconds": round(run.seconds, 6),
