@@ -16,7 +16,8 @@ from .errors import GradcheckError
 COMMON = ("name", "description", "rtol", "atol", "order", "seed", "methods", "wrt", "backend",
           "device", "dtype", "mode", "xfail", "expect")
 EXPRESSION_ONLY = ("f", "let", "at", "grid", "sample", "points")
-CODE_ONLY = ("callable", "init", "inputs", "params", "reference", "full_limit", "vmap")
+CODE_ONLY = ("callable", "init", "inputs", "kwargs", "params", "reference", "full_limit", "vmap",
+             "nondiff", "nondet_tol", "arguments")
 
 
 def merge(defaults: dict | None, check: dict, overrides: dict | None) -> dict:

@@ -54,19 +54,6 @@ class XFail(BaseModel):
     dtype: Dtype | list[Dtype] | None = None
 
 
-class InputSpec(BaseModel):
-    """One positional input of a user callable."""
-
-    model_config = ConfigDict(extra="forbid")
-    shape: list[conint(ge=0)] | None = None
-    low: float | None = None
-    high: float | None = None
-    normal: bool | None = None
-    value: Any = None
-    dtype: str | None = None
-    grad: bool = True
-
-
 class CheckSpec(_Common):
     """One entry of ``checks:``: an expression ``f`` or the user's ``callable``."""
 
@@ -75,7 +62,11 @@ class CheckSpec(_Common):
     f: Scalar | list[Scalar] | None = None
     callable: str | None = None
     init: dict[str, Any] | None = None
-    inputs: dict[str, InputSpec] | None = None
+    # the arguments of code: validated when the check runs (see usercode/inputs.py)
+    inputs: dict[str, Any] | None = None
+    kwargs: dict[str, Any] | None = None
+    nondiff: list[str] | str | None = None
+    nondet_tol: float | None = None
     params: bool | None = None
     reference: str | None = None
     full_limit: conint(ge=0) | None = None

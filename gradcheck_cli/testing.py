@@ -1,57 +1,56 @@
 """``assert_gradients``: check the user's own code from a unit test.
 
-Loads only what user-code checks need (numpy, the result classes, the chosen
+Loads only what code checks need (numpy, the result classes, the chosen
 framework): no SymPy, no SciPy, so a test suite pays for neither.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import inspect
+import sys
 
 from .errors import GradcheckError
 from .results import CheckResult, RunResult
 
+OPTIONS = {"init", "rtol", "atol", "expect", "full_limit", "vmap", "order", "wrt", "mode",
+           "methods", "nondet_tol"}
+_ROOTS = {"torch": "torch", "tensorflow": "tensorflow", "keras": "tensorflow", "jax": "jax",
+          "jaxlib": "jax"}
 
-def _framework_of(fn, inputs) -> str:
+
+def _leaves(values) -> list:
+    from .usercode.tree import flatten
+    return [leaf.value for leaf in flatten(list(values), "")[0]]
+
+
+def _framework_of(fn, leaves) -> str:
     """The framework of a callable or its inputs, from sys.modules (nothing is imported)."""
-    import sys
-    for thing in (fn, *inputs):
-        module = type(thing).__module__.split(".")[0]
-        for name in ("torch", "tensorflow", "jax", "jaxlib", "keras"):
-            if module == name and name in sys.modules:
-                return {"jaxlib": "jax", "keras": "tensorflow"}.get(name, name)
+    for thing in (fn, *leaves):
+        root = type(thing).__module__.split(".")[0]
+        if root in _ROOTS and root in sys.modules:
+            return _ROOTS[root]
+    from .frameworks import detect
+    found = detect(fn)
+    if len(found) == 1:
+        return found.pop()
     raise GradcheckError("cannot tell the framework: pass backend='torch', 'tensorflow' or 'jax'")
 
 
-def _dtype_name(value) -> str:
-    """'float32' for a torch, TensorFlow, JAX or numpy array of float32, and so on."""
+def _dtype_name(value) -> str | None:
+    """'float32' for a torch, TensorFlow, JAX or numpy float32 array (complex64 counts as
+    float32); None for anything that is not a float or complex array."""
     dtype = getattr(value, "dtype", None)
+    if dtype is None:
+        return None
     name = getattr(dtype, "name", None)  # numpy, JAX, TensorFlow
-    return name if isinstance(name, str) else str(dtype).rsplit(".", 1)[-1]  # torch.float32
-
-
-def _to_numpy(value, name: str) -> np.ndarray:
-    if hasattr(value, "detach"):  # torch (numpy has no bfloat16: through float32, exactly)
-        value = value.detach().cpu()
-        if str(value.dtype) == "torch.bfloat16":
-            value = value.float()
-    if hasattr(value, "numpy") and not isinstance(value, np.ndarray):
-        value = value.numpy()
-    array = np.asarray(value)
-    if np.iscomplexobj(array):  # cast to real, it would be checked as something else
-        raise GradcheckError(f"input {name!r} is complex: complex inputs are not supported "
-                             "yet; check the real and imaginary parts as two real inputs")
-    try:
-        return array.astype(float)
-    except (TypeError, ValueError):
-        raise GradcheckError(f"input {name!r} is a {type(value).__name__}, not an array of "
-                             "numbers") from None
+    name = name if isinstance(name, str) else str(dtype).rsplit(".", 1)[-1]  # torch.float32
+    return {"complex128": "float64", "complex64": "float32"}.get(name, name) \
+        if name.startswith(("float", "bfloat", "complex")) else None
 
 
 def _parameter_names(fn, count: int) -> list[str]:
     """The names of fn's first ``count`` positional parameters (forward/call for a module
     or layer), so rows read ``x`` and ``weight``, not ``arg0``; ``arg{i}`` where unknown."""
-    import inspect
     target = fn
     for attr in ("forward", "call"):
         if hasattr(fn, attr) and not inspect.isfunction(fn):
@@ -68,26 +67,29 @@ def _parameter_names(fn, count: int) -> list[str]:
     return names + [f"arg{i}" for i in range(len(names), count)]
 
 
-OPTIONS = {"init", "rtol", "atol", "expect", "full_limit", "vmap", "order", "wrt", "mode",
-           "methods"}
-
-
-def assert_gradients(fn, *inputs, backend: str | None = None, params: bool = False,
-                     reference=None, dtype: str | None = None, device: str = "cpu",
-                     seed: int = 0, **options) -> CheckResult:
+def assert_gradients(fn, *args, kwargs: dict | None = None, backend: str | None = None,
+                     params: bool = False, reference=None, dtype: str | None = None,
+                     device: str = "cpu", seed: int = 0, nondiff=None,
+                     **options) -> CheckResult:
     """Assert that ``fn``'s gradients are right, for unit tests.
 
     Args:
         fn: a function, a custom op, a module/layer instance or class (``init=`` for its
             arguments).
-        inputs: the positional inputs (arrays or tensors); all are differentiated.
+        args: the positional arguments, of any kind and nesting: float tensors and arrays
+            are differentiated (complex ones through their real and imaginary parts, sparse
+            ones through their values); integers, booleans, None, strings, integer and
+            boolean tensors are passed through unchanged.
+        kwargs: the keyword arguments, likewise.
         backend: ``torch``, ``tensorflow`` or ``jax`` (default: told from fn and inputs).
         params: also check the module's or layer's trainable parameters.
         reference: a plain implementation whose autodiff gradients must agree.
         dtype: ``float64``, ``float32``, ``float16`` or ``bfloat16`` (default: the
             inputs' dtype when they all have the same one, else float64).
-        options: further spec keys: ``init``, ``rtol``, ``atol``, ``expect``, ``order``,
-            ``wrt``, ``mode``, ``methods``, ``full_limit``, ``vmap``.
+        nondiff: names (or paths, ``params["w"]``) of float inputs to hold constant.
+        options: further spec keys: ``wrt`` (the only inputs to differentiate), ``init``,
+            ``rtol``, ``atol``, ``expect``, ``order``, ``mode``, ``methods``,
+            ``full_limit``, ``vmap``, ``nondet_tol``.
 
     Returns:
         The check's result, when it passes.
@@ -101,17 +103,18 @@ def assert_gradients(fn, *inputs, backend: str | None = None, params: bool = Fal
     unknown = set(options) - OPTIONS
     if unknown:
         raise GradcheckError(f"unknown option {sorted(unknown)[0]!r}; options are "
-                             f"{', '.join(sorted(OPTIONS))}")
-    framework = backend or _framework_of(fn, inputs)
-    names = _parameter_names(fn, len(inputs))
-    arrays = [_to_numpy(x, n) for x, n in zip(inputs, names)]
+                             f"{', '.join(sorted(OPTIONS | {'kwargs', 'nondiff'}))}")
+    kwargs = dict(kwargs or {})
+    leaves = _leaves([*args, *kwargs.values()])
+    framework = backend or _framework_of(fn, leaves)
+    names = _parameter_names(fn, len(args))
     if dtype is None:  # the inputs' own dtype when they share one, else float64
-        dtypes = {_dtype_name(x) for x in inputs}
-        dtype = dtypes.pop() if len(dtypes) == 1 and dtypes <= {"float32", "float16", "bfloat16"} \
-            else "float64"
+        dtypes = {d for d in map(_dtype_name, leaves) if d}
+        dtype = dtypes.pop() if len(dtypes) == 1 and dtypes <= {"float32", "float16",
+                                                               "bfloat16"} else "float64"
     check = {"callable": fn, "backend": framework, "params": params, "dtype": dtype,
-             "device": device, "seed": seed, "reference": reference,
-             "inputs": {n: {"value": a} for n, a in zip(names, arrays)}, **options}
+             "device": device, "seed": seed, "reference": reference, "nondiff": nondiff,
+             "arguments": (list(args), kwargs, names, []), **options}
     label = getattr(fn, "__name__", type(fn).__name__)
     result = run_callable(check, source="<python>", base=None, label=label)
     if result.failed:

@@ -87,6 +87,18 @@ def modes(spec: str | None) -> list[str]:
     return [spec]
 
 
+def numpy_kind(array) -> str:
+    """How a numpy array given as an input is treated: float, complex, int, bool or other."""
+    import numpy as np
+    if np.issubdtype(array.dtype, np.complexfloating):
+        return "complex"
+    if np.issubdtype(array.dtype, np.floating):
+        return "float"
+    if array.dtype == np.bool_:
+        return "bool"
+    return "int" if np.issubdtype(array.dtype, np.integer) else "other"
+
+
 class DtypeMismatch(Exception):
     """The code does not compute in the dtype it was given (it casts, or hard-codes one)."""
 

@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 from jax.scipy.special import erf  # noqa: E402
 
 from ..errors import GradcheckError  # noqa: E402
-from . import DtypeMismatch, arithmetic, fold, parse_device  # noqa: E402
+from . import DtypeMismatch, arithmetic, fold, numpy_kind, parse_device  # noqa: E402
 
 
 @functools.cache
@@ -118,8 +118,13 @@ def _meta(g) -> tuple:
     return tuple(g.shape), str(g.dtype), str(list(g.devices())[0])
 
 
+def _numpy(t) -> np.ndarray:
+    array = np.asarray(t)
+    return array.astype(np.complex128 if np.iscomplexobj(array) else np.float64)
+
+
 class Code:
-    """The user's JAX code, called with numpy arrays in and out."""
+    """The user's JAX code, made functional: f(*arrays) -> list of output arrays."""
 
     name = "jax"
 
@@ -127,8 +132,7 @@ class Code:
         jax.config.update("jax_enable_x64", True)  # finite differences run in float64
         self.device, self.device_name, self.version = (adapter.device, adapter.device_name,
                                                        adapter.version)
-        self.dtype = adapter.dtype
-        self.dtype_name = adapter.dtype_name
+        self.dtype, self.dtype_name = adapter.dtype, adapter.dtype_name
 
     def prepare(self, obj, init, want_params, seed: int = 0):
         if isinstance(obj, type):
@@ -137,92 +141,106 @@ class Code:
             raise GradcheckError("'init' is given but the callable is not a class")
         if want_params:
             raise GradcheckError("'params: true' applies to torch modules and keras layers; "
-                                 "pass JAX parameters as inputs")
+                                 "pass JAX parameters as inputs (a dict of arrays is fine)")
         self.fn = obj
         return []
 
-    def _array(self, a, dtype):
-        return jax.device_put(jnp.asarray(np.asarray(a), dtype=dtype), self.device)
+    def call(self, args, kwargs, params, dtype):
+        return self.fn(*args, **kwargs)
 
-    def _outs(self, out):
-        outs = list(out) if isinstance(out, (tuple, list)) else [out]
-        for i, o in enumerate(outs):
-            if not hasattr(o, "shape") or not hasattr(o, "dtype"):
-                raise GradcheckError(f"output {i} is a {type(o).__name__}, not an array")
-        return outs
+    # ----- values ---------------------------------------------------------------
+    def kind(self, value) -> str:
+        if isinstance(value, np.ndarray):
+            return numpy_kind(value)
+        if not isinstance(value, jax.Array):
+            return "other"
+        if jnp.issubdtype(value.dtype, jnp.complexfloating):
+            return "complex"
+        if jnp.issubdtype(value.dtype, jnp.floating):
+            return "float"
+        return "bool" if value.dtype == jnp.bool_ else "int"
 
-    def forward(self, inputs, params, dtype="float64"):
-        jdtype = DTYPES[dtype]
-        outs = self._outs(self.fn(*[self._array(a, jdtype) for a in inputs]))
-        if any(o.dtype != jdtype for o in outs):
-            raise DtypeMismatch(f"the code returned {outs[0].dtype} for {dtype} inputs")
-        return [np.asarray(o, dtype=np.float64) for o in outs]
+    def to_numpy(self, t) -> np.ndarray:
+        return _numpy(t)
 
-    def _split(self, inputs, which, dtype=None):
-        args = [self._array(a, self.dtype if dtype is None else DTYPES[dtype]) for a in inputs]
+    def tensor(self, array, dtype: str):
+        return jax.device_put(jnp.asarray(np.asarray(array), dtype=DTYPES[dtype]), self.device)
 
-        def f(*moving):
-            full = list(args)
-            for i, m in zip(which, moving):
-                full[i] = m
-            return tuple(self._outs(self.fn(*full)))
-        return f, [args[i] for i in which]
+    def passthrough(self, value):
+        return jax.device_put(jnp.asarray(value), self.device) if isinstance(value, np.ndarray) \
+            else value
 
-    def vjp(self, inputs, params, wrt, cotangents, dtype=None):
-        which = [wrt[n] for n in wrt]
-        f, primals = self._split(inputs, which, dtype)
-        outs, pullback = jax.vjp(f, *primals)
-        cots = tuple(jnp.asarray(c, dtype=o.dtype) for c, o in zip(cotangents, outs))
-        grads = pullback(cots)
-        return {n: (np.asarray(g, dtype=np.float64), _meta(g)) for n, g in zip(wrt, grads)}
+    def complex(self, re, im):
+        return jax.lax.complex(re, im)
+
+    def part(self, t, part):
+        return {None: lambda a: a, "real": jnp.real, "imag": jnp.imag}[part](t)
+
+    def sparse_values(self, t):
+        raise GradcheckError("sparse JAX arrays are not supported: pass them dense")
 
     def expected_meta(self, shape):
         return tuple(shape), self.dtype_name, str(self.device)
 
-    def jvp(self, inputs, params, tangents):
-        which = list(tangents)
-        f, primals = self._split(inputs, which)
-        tans = [jnp.asarray(tangents[i], dtype=self.dtype) for i in which]
-        _, out = jax.jvp(f, tuple(primals), tuple(tans))
-        return [np.asarray(o, dtype=np.float64) for o in out]
+    # ----- evaluations of a pure function f(*xs) -> list of arrays -------------------
+    def trace(self, g, xs, dtype):
+        return g(*[self.tensor(x, dtype) for x in xs]), None
 
-    def hvp(self, inputs, params, wrt, cotangents, tangents, mode="rev"):
-        """d/dε ∇(uᵀf)(x + εv): ``rev`` differentiates the vjp with jax.vjp, ``fwd`` with
+    def forward(self, f, xs, dtype="float64"):
+        outs = f(*[self.tensor(x, dtype) for x in xs])
+        for o in outs:
+            if o.dtype != DTYPES[dtype]:
+                raise DtypeMismatch(f"the code returned {o.dtype} for {dtype} inputs")
+        return [_numpy(o) for o in outs]
+
+    def vjp(self, f, xs, cotangents, dtype=None):
+        """uᵀJ per input; an undefined (None) cotangent is a zero one (JAX has no other)."""
+        primals = [self.tensor(x, dtype or self.dtype_name) for x in xs]
+        outs, pullback = jax.vjp(lambda *p: tuple(f(*p)), *primals)
+        cots = tuple(jnp.zeros_like(o) if c is None else jnp.asarray(c, dtype=o.dtype)
+                     for c, o in zip(cotangents, outs))
+        return [(_numpy(g), _meta(g)) for g in pullback(cots)]
+
+    def jvp(self, f, xs, tangents):
+        primals = [self.tensor(x, self.dtype_name) for x in xs]
+        tans = [jnp.zeros_like(p) if t is None else jnp.asarray(t, dtype=p.dtype)
+                for p, t in zip(primals, tangents)]
+        _, out = jax.jvp(lambda *p: tuple(f(*p)), tuple(primals), tuple(tans))
+        return [_numpy(o) for o in out]
+
+    def hvp(self, f, xs, cotangents, tangents, mode="rev"):
+        """d/dε ∇(uᵀf)(x + εv): ``rev`` differentiates the vjp with jax.grad, ``fwd`` with
         jax.jvp (forward over reverse)."""
-        which = [wrt[n] for n in wrt]
-        f, primals = self._split(inputs, which)
+        primals = [self.tensor(x, self.dtype_name) for x in xs]
         outs = f(*primals)
         cots = tuple(jnp.asarray(c, dtype=o.dtype) for c, o in zip(cotangents, outs))
-        tans = tuple(jnp.asarray(tangents[n], dtype=self.dtype) for n in wrt)
+        tans = tuple(jnp.asarray(t, dtype=p.dtype) for p, t in zip(primals, tangents))
 
         def gradient(*moving):
-            return jax.vjp(f, *moving)[1](cots)
+            return jax.vjp(lambda *p: tuple(f(*p)), *moving)[1](cots)
         if mode == "fwd":
             second = jax.jvp(gradient, tuple(primals), tans)[1]
         else:
             def along(*moving):
                 return sum(jnp.sum(g * t) for g, t in zip(gradient(*moving), tans))
             second = jax.grad(along, argnums=tuple(range(len(primals))))(*primals)
-        return {n: np.asarray(h, dtype=np.float64) for n, h in zip(wrt, second)}
+        return [_numpy(h) for h in second]
 
-    def forward_many(self, inputs, params, dtype, key, batch):
-        jdtype = DTYPES[dtype]
-        args = [self._array(a, jdtype) for a in inputs]
+    def forward_many(self, f, xs, index, batch, dtype):
+        base = [self.tensor(x, dtype) for x in xs]
 
         def one(value):
-            a = list(args)
-            a[key] = value
-            return jnp.concatenate([o.reshape(-1) for o in self._outs(self.fn(*a))])
-        out = jax.vmap(one)(self._array(batch, jdtype))
-        return np.asarray(out, dtype=np.float64)
+            moved = list(base)
+            moved[index] = value
+            return jnp.concatenate([o.reshape(-1) for o in f(*moved)])
+        return _numpy(jax.vmap(one)(self.tensor(batch, dtype)))
 
-    def vjp_many(self, inputs, params, wrt, cotangents):
-        which = [wrt[n] for n in wrt]
-        f, primals = self._split(inputs, which)
-        outs, pullback = jax.vjp(f, *primals)
+    def vjp_many(self, f, xs, cotangents):
+        primals = [self.tensor(x, self.dtype_name) for x in xs]
+        outs, pullback = jax.vjp(lambda *p: tuple(f(*p)), *primals)
         stacked = tuple(jnp.asarray(np.stack([c[i] for c in cotangents]), dtype=o.dtype)
                         for i, o in enumerate(outs))
         grads = jax.vmap(pullback)(stacked)
-        return [{n: (np.asarray(g[r], dtype=np.float64),
-                     (tuple(g.shape[1:]), str(g.dtype), str(list(g.devices())[0])))
-                 for n, g in zip(wrt, grads)} for r in range(len(cotangents))]
+        return [[(_numpy(g[r]), (tuple(g.shape[1:]), str(g.dtype), str(list(g.devices())[0])))
+                 for g in grads] for r in range(len(cotangents))]
+

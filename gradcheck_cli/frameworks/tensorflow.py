@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from ..errors import GradcheckError  # noqa: E402
-from . import DtypeMismatch, arithmetic, fold, parse_device  # noqa: E402
+from . import DtypeMismatch, arithmetic, fold, numpy_kind, parse_device  # noqa: E402
 
 tf.get_logger().setLevel("ERROR")
 
@@ -132,19 +132,21 @@ class Adapter:
 
 
 class Code:
-    """The user's TensorFlow code, called with numpy arrays in and out."""
+    """The user's TensorFlow code, made functional: f(*tensors) -> list of output tensors.
+
+    A Keras layer's parameters go through ``stateless_call`` (Keras 3), so a layer is a
+    function of its weights like any other input."""
 
     name = "tensorflow"
 
     def __init__(self, adapter: Adapter):
         self.device, self.device_name, self.version = (adapter.device, adapter.device_name,
                                                        adapter.version)
-        self.dtypes = DTYPES
-        self.dtype = adapter.dtype
-        self.dtype_name = adapter.dtype_name
+        self.dtype, self.dtype_name = adapter.dtype, adapter.dtype_name
         self.layers = {}
-        self.var_names = {}
+        self.var_names = []
 
+    # ----- the user's object -------------------------------------------------
     def prepare(self, obj, init, want_params, seed: int = 0):
         tf.keras.utils.set_random_seed(seed)  # a layer's initial weights are part of the check
         self.cls, self.init = (obj, init or {}) if isinstance(obj, type) else (None, None)
@@ -152,17 +154,18 @@ class Code:
             raise GradcheckError("'init' is given but the callable is not a class")
         self.fn = self._instance(self.dtype) if self.cls is not None else obj
         self.want_params = want_params
-        self.is_layer = isinstance(self.fn, tf.keras.layers.Layer) or hasattr(
-            self.fn, "trainable_variables")
+        self.is_layer = isinstance(self.fn, tf.keras.layers.Layer)
+        if want_params and not self.is_layer:
+            raise GradcheckError("'params: true' needs a Keras layer (its weights go through "
+                                 "Keras 3's stateless_call)")
         return []  # parameters are listed once the layer is built (see build)
 
     def _instance(self, dtype):
         if dtype not in self.layers:
             keras = tf.keras
             old, old_policy = keras.config.floatx(), keras.config.dtype_policy()
-            name = dtype.name  # Keras's dtype policy of that name: float64 ... bfloat16
-            keras.config.set_floatx(name)
-            keras.config.set_dtype_policy(name)
+            keras.config.set_floatx(dtype.name)  # Keras's policy of that name: float64 ...
+            keras.config.set_dtype_policy(dtype.name)
             try:
                 self.layers[dtype] = self.cls(**self.init)
             except Exception as exc:
@@ -173,146 +176,171 @@ class Code:
                 keras.config.set_dtype_policy(old_policy)
         return self.layers[dtype]
 
-    def build(self, inputs) -> list[tuple[str, np.ndarray]]:
+    def build(self, args, kwargs) -> list[tuple[str, np.ndarray]]:
         """Call the layer once (Keras builds weights on first call) and list its parameters."""
+        self._example = (args, kwargs)
         with tf.device(self.device):
-            self.fn(*[tf.constant(a, self.dtype) for a in inputs])
+            self.fn(*args, **kwargs)
         if not self.want_params:
             return []
-        variables = getattr(self.fn, "trainable_variables", None)
+        variables = self.fn.trainable_variables
         if not variables:
             raise GradcheckError("'params: true' needs a Keras layer with trainable variables")
         prefix = type(self.fn).__name__
-        self.var_names = {}
+        self.var_names = []
         for v in variables:
             # "sigmoid_net/my_dense_1/W" -> "SigmoidNet.my_dense_1.W"
             path = getattr(v, "path", v.name).split(":")[0].split("/")
             name = ".".join([prefix, *path[1:]]) if len(path) > 1 else f"{prefix}.{path[0]}"
             while name in self.var_names:
                 name += "_"
-            self.var_names[name] = v
-        return [(n, v.numpy().astype(np.float64)) for n, v in self.var_names.items()]
+            self.var_names.append(name)
+        return [(n, v.numpy().astype(np.float64)) for n, v in zip(self.var_names, variables)]
 
-    def _layer_for(self, dtype, params):
-        """The callable in this dtype, its variables set to ``params``."""
-        if dtype == self.dtype or not self.is_layer:
-            fn = self.fn
-        elif self.cls is None:
-            raise GradcheckError("cannot build a float64 copy of a layer instance")
-        else:
-            fn = self._instance(dtype)
-            if not fn.weights:
-                fn(*[tf.cast(a, dtype) for a in self._pending])  # build it
-            for copy, original in zip(fn.weights, self.fn.weights):  # same weights, in dtype
+    def _layer(self, dtype):
+        """The callable in this dtype: another instance of the layer's class, built, with
+        the same weights (cast)."""
+        tdtype = DTYPES[dtype]
+        if tdtype == self.dtype or not self.is_layer:
+            return self.fn
+        if self.cls is None:
+            raise GradcheckError("cannot build a float64 copy of a layer instance: give "
+                                 "the class (with init) instead")
+        if tdtype not in self.layers or not self.layers[tdtype].weights:
+            layer = self._instance(tdtype)
+            args, kwargs = self._example
+            layer(*[tf.cast(a, tdtype) if _is_float(a) else a for a in args], **kwargs)
+            for copy, original in zip(layer.weights, self.fn.weights):
                 copy.assign(tf.cast(original, copy.dtype))
-        if params:
-            for v, name in zip(fn.trainable_variables, self.var_names):
-                v.assign(tf.cast(params[name], v.dtype))
-        return fn
+        return self.layers[tdtype]
 
-    def _outs(self, out):
-        outs = list(out) if isinstance(out, (tuple, list)) else [out]
-        for i, o in enumerate(outs):
-            if not isinstance(o, (tf.Tensor, tf.Variable)):
-                raise GradcheckError(f"output {i} is a {type(o).__name__}, not a tf.Tensor")
-        return outs
+    def call(self, args, kwargs, params, dtype):
+        fn = self._layer(dtype)
+        if not params:
+            return fn(*args, **kwargs)
+        trainable = [params[n] for n in self.var_names]
+        frozen = [v.value for v in fn.non_trainable_variables]
+        out, _ = fn.stateless_call(trainable, frozen, *args, **kwargs)
+        return out
 
-    def forward(self, inputs, params, dtype="float64"):
-        tdtype = self.dtypes[dtype]
-        with tf.device(self.device):
-            args = [tf.constant(a, tdtype) for a in inputs]
-            self._pending = args
-            fn = self._layer_for(tdtype, params)
-            outs = self._outs(fn(*args))
-        if any(o.dtype != tdtype for o in outs):
-            raise DtypeMismatch(f"the code returned {outs[0].dtype.name} for {dtype} inputs")
-        return [o.numpy().astype(np.float64) for o in outs]
+    # ----- values ---------------------------------------------------------------
+    def kind(self, value) -> str:
+        if isinstance(value, np.ndarray):
+            return numpy_kind(value)
+        if isinstance(value, tf.SparseTensor):
+            return "sparse" if value.dtype.is_floating else "other"
+        if not isinstance(value, (tf.Tensor, tf.Variable)):
+            return "other"
+        if value.dtype.is_complex:
+            return "complex"
+        if value.dtype.is_floating:
+            return "float"
+        return "bool" if value.dtype == tf.bool else "int"
 
-    def _variables(self, fn) -> dict:
-        """Parameter name -> the variable of ``fn`` (the layer in the dtype at hand)."""
-        return dict(zip(self.var_names, fn.trainable_variables)) if self.var_names else {}
+    def to_numpy(self, t) -> np.ndarray:
+        if isinstance(t, np.ndarray):
+            return t
+        array = tf.convert_to_tensor(t).numpy()
+        return array.astype(np.complex128 if np.iscomplexobj(array) else np.float64)
 
-    def _setup(self, inputs, params, wrt, dtype=None):
-        tdtype = self.dtype if dtype is None else self.dtypes[dtype]
-        args = [tf.constant(a, tdtype) for a in inputs]
-        self._pending = args
-        fn = self._layer_for(tdtype, params)
-        variables = self._variables(fn)
-        sources = [args[k] if isinstance(k, int) else variables[k] for k in wrt.values()]
-        self._watch = [args[k] for k in wrt.values() if isinstance(k, int)]  # not variables
-        return fn, args, sources
+    def tensor(self, array, dtype: str):
+        return tf.constant(np.asarray(array), DTYPES[dtype])
 
-    def _gradient(self, tape, outs, sources, cotangents):
-        cots = [tf.constant(c, o.dtype) for c, o in zip(cotangents, outs)]
-        return tape.gradient(outs, sources, output_gradients=cots)
+    def passthrough(self, value):
+        return tf.constant(value) if isinstance(value, np.ndarray) else value
 
-    def vjp(self, inputs, params, wrt, cotangents, dtype=None):
-        with tf.device(self.device):
-            fn, args, sources = self._setup(inputs, params, wrt, dtype)
-            with tf.GradientTape() as tape:
-                tape.watch(self._watch)
-                outs = self._outs(fn(*args))
-            grads = self._gradient(tape, outs, sources, cotangents)
-        return {n: (None if g is None else tf.convert_to_tensor(g).numpy().astype(np.float64),
-                    None if g is None else (tuple(g.shape), g.dtype.name,
-                                            self.device_of(g)))
-                for n, g in zip(wrt, grads)}
+    def complex(self, re, im):
+        return tf.complex(re, im)
 
-    def hvp(self, inputs, params, wrt, cotangents, tangents, mode="rev"):
-        """d/dε ∇(uᵀf)(x + εv): a tape inside a tape (``rev``) or inside a
-        ForwardAccumulator (``fwd``, forward over reverse)."""
-        with tf.device(self.device):
-            fn, args, sources = self._setup(inputs, params, wrt)
-            plain = self._watch
-            tans = [tf.constant(np.asarray(tangents[n]), self.dtype) for n in wrt]
-            if mode == "fwd":
-                # Keras 3 wraps a tf.Variable (its .value); the accumulator wants the tf one.
-                primals = [s if isinstance(k, int) else getattr(s, "value", s)
-                           for s, k in zip(sources, wrt.values())]
-                with tf.autodiff.ForwardAccumulator(primals, tans) as acc:
-                    with tf.GradientTape() as tape:
-                        tape.watch(plain)
-                        outs = self._outs(fn(*args))
-                    grads = self._gradient(tape, outs, sources, cotangents)
-                second = [None if g is None else
-                          acc.jvp(g, unconnected_gradients=tf.UnconnectedGradients.NONE)
-                          for g in grads]
-            else:
-                with tf.GradientTape() as outer:
-                    outer.watch(plain)
-                    with tf.GradientTape() as tape:
-                        tape.watch(plain)
-                        outs = self._outs(fn(*args))
-                    grads = self._gradient(tape, outs, sources, cotangents)
-                    terms = [tf.reduce_sum(tf.convert_to_tensor(g) * t)
-                             for g, t in zip(grads, tans) if g is not None]
-                    along = tf.add_n(terms) if terms else None
-                second = ([None] * len(sources) if along is None else
-                          outer.gradient(along, sources))
-        return {n: None if h is None else tf.convert_to_tensor(h).numpy().astype(np.float64)
-                for n, h in zip(wrt, second)}
+    def part(self, t, part):
+        if isinstance(t, tf.SparseTensor):
+            t = tf.sparse.to_dense(t)
+        return {None: lambda a: a, "real": tf.math.real, "imag": tf.math.imag}[part](t)
+
+    def sparse_values(self, t):
+        return self.to_numpy(t.values), (t.indices, t.dense_shape)
+
+    def sparse(self, layout, values):
+        return tf.SparseTensor(layout[0], values, layout[1])
+
+    def expected_meta(self, shape):
+        return tuple(shape), self.dtype_name, self.device
 
     def device_of(self, t):
         dev = getattr(t, "device", "") or ""
         return "/GPU:0" if "GPU" in dev.upper() else self.device
 
-    def expected_meta(self, shape):
-        return (tuple(shape), self.dtype_name, self.device)
-
-    def jvp(self, inputs, params, tangents):
+    # ----- evaluations of a pure function f(*xs) -> list of tensors ------------------
+    def trace(self, g, xs, dtype):
         with tf.device(self.device):
-            args = [tf.constant(a, self.dtype) for a in inputs]
-            self._pending = args
-            fn = self._layer_for(self.dtype, params)
-            # Keras 3 wraps a tf.Variable (its .value); the accumulator wants the tf one.
-            primals = [args[k] if isinstance(k, int) else getattr(self.var_names[k], "value",
-                                                                    self.var_names[k])
-                       for k in tangents]
-            tans = [tf.constant(np.asarray(t), self.dtype) for t in tangents.values()]
-            with tf.autodiff.ForwardAccumulator(primals, tans) as acc:
-                outs = self._outs(fn(*args))
-            result = []
-            for o in outs:
-                t = acc.jvp(o, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-                result.append(t.numpy().astype(np.float64))
-        return result
+            return g(*[self.tensor(x, dtype) for x in xs]), None
+
+    def forward(self, f, xs, dtype="float64"):
+        with tf.device(self.device):
+            outs = f(*[self.tensor(x, dtype) for x in xs])
+        for o in outs:
+            if o.dtype != DTYPES[dtype]:
+                raise DtypeMismatch(f"the code returned {o.dtype.name} for {dtype} inputs")
+        return [self.to_numpy(o) for o in outs]
+
+    def vjp(self, f, xs, cotangents, dtype=None):
+        """uᵀJ per input; outputs with an undefined (None) cotangent are left out."""
+        with tf.device(self.device):
+            primals = [self.tensor(x, dtype or self.dtype_name) for x in xs]
+            with tf.GradientTape() as tape:
+                tape.watch(primals)
+                outs = f(*primals)
+            pairs = [(o, tf.constant(c, o.dtype)) for o, c in zip(outs, cotangents)
+                     if c is not None]
+            grads = (tape.gradient([o for o, _ in pairs], primals,
+                                   output_gradients=[c for _, c in pairs])
+                     if pairs else [None] * len(primals))
+        return [(None, None) if g is None else
+                (self.to_numpy(g), (tuple(g.shape), g.dtype.name, self.device_of(g)))
+                for g in grads]
+
+    def jvp(self, f, xs, tangents):
+        """J v per output; None where the output gets no tangent."""
+        with tf.device(self.device):
+            primals = [self.tensor(x, self.dtype_name) for x in xs]
+            moving = [(p, tf.constant(np.asarray(t), self.dtype)) for p, t in zip(primals, tangents)
+                      if t is not None]
+            with tf.autodiff.ForwardAccumulator([p for p, _ in moving],
+                                                [t for _, t in moving]) as acc:
+                outs = f(*primals)
+            tans = [acc.jvp(o, unconnected_gradients=tf.UnconnectedGradients.NONE) for o in outs]
+        return [None if t is None else self.to_numpy(t) for t in tans]
+
+    def hvp(self, f, xs, cotangents, tangents, mode="rev"):
+        """d/dε ∇(uᵀf)(x + εv): a tape inside a tape (``rev``) or inside a
+        ForwardAccumulator (``fwd``, forward over reverse)."""
+        with tf.device(self.device):
+            primals = [self.tensor(x, self.dtype_name) for x in xs]
+            tans = [tf.constant(np.asarray(t), self.dtype) for t in tangents]
+
+            def gradient():
+                with tf.GradientTape() as tape:
+                    tape.watch(primals)
+                    outs = f(*primals)
+                cots = [tf.constant(c, o.dtype) for c, o in zip(cotangents, outs)]
+                return tape.gradient(outs, primals, output_gradients=cots)
+            if mode == "fwd":
+                with tf.autodiff.ForwardAccumulator(primals, tans) as acc:
+                    grads = gradient()
+                second = [None if g is None else
+                          acc.jvp(g, unconnected_gradients=tf.UnconnectedGradients.NONE)
+                          for g in grads]
+            else:
+                with tf.GradientTape() as outer:
+                    outer.watch(primals)
+                    grads = gradient()
+                    terms = [tf.reduce_sum(tf.convert_to_tensor(g) * t)
+                             for g, t in zip(grads, tans) if g is not None]
+                    along = tf.add_n(terms) if terms else None
+                second = [None] * len(primals) if along is None else \
+                    outer.gradient(along, primals)
+        return [None if h is None else self.to_numpy(h) for h in second]
+
+
+def _is_float(value) -> bool:
+    return isinstance(value, (tf.Tensor, tf.Variable)) and value.dtype.is_floating

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import GradcheckError
-from . import DtypeMismatch, arithmetic, fold, parse_device
+from . import DtypeMismatch, arithmetic, fold, numpy_kind, parse_device
 
 
 @functools.cache
@@ -112,17 +112,41 @@ def _meta(g) -> tuple:
 
 
 def _numpy(t) -> np.ndarray:
-    return t.detach().to("cpu", torch.float64).numpy(force=True)  # ZeroTensors too
+    """A tensor as float64 (complex128) numpy: ZeroTensors, expanded (overlapping) and
+    sparse gradients, bfloat16 included."""
+    t = t.detach()
+    if t._is_zerotensor():
+        return np.zeros(tuple(t.shape), dtype=np.complex128 if t.is_complex() else np.float64)
+    if t.layout != torch.strided:
+        t = t.to_dense()
+    if t.is_conj():
+        t = t.resolve_conj()
+    if t.is_neg():
+        t = t.resolve_neg()
+    target = torch.complex128 if t.is_complex() else torch.float64
+    return t.to("cpu", target).contiguous().numpy(force=True).copy()
+
+
+def _grads(outs, cots, sources, create_graph=False):
+    """torch.autograd.grad over the outputs with a cotangent (None: undefined), allowing
+    unused sources; all None when no output is connected to the graph."""
+    pairs = [(o, c) for o, c in zip(outs, cots) if c is not None and o.requires_grad]
+    if not pairs:
+        return [None] * len(sources)
+    return torch.autograd.grad([o for o, _ in pairs], sources, [c for _, c in pairs],
+                               allow_unused=True, create_graph=create_graph)
 
 
 class Code:
-    """The user's torch code, called with numpy arrays in and out."""
+    """The user's torch code, made functional: f(*tensors) -> list of output tensors."""
 
     name = "torch"
+    mutable = True  # an op may write into its inputs (add_, index_put_ ...)
 
     def __init__(self, adapter: Adapter):
         self.device, self.device_name = adapter.device, adapter.device_name
         self.version, self.dtype = adapter.version, adapter.dtype
+        self.dtype_name = adapter.dtype_name
         self.module = None
         self.modules = {}
         self.param_names = {}
@@ -158,141 +182,162 @@ class Code:
             self.modules[dtype] = copy.deepcopy(self.module).to(self.device, dtype)
         return self.modules[dtype]
 
-    def _call(self, args: list, params: dict, dtype):
+    def call(self, args: list, kwargs: dict, params: dict, dtype: str):
+        """The user's object called: a module with ``params`` swapped in, in ``dtype``."""
+        tdtype = DTYPES[dtype]
         if self.module is not None and params:
             named = {self.param_names[k]: v for k, v in params.items()}
-            out = torch.func.functional_call(self._module(dtype), named, tuple(args))
-        elif self.module is not None:
-            out = self._module(dtype)(*args)
-        else:
-            out = self.fn(*args)
-        outs = list(out) if isinstance(out, (tuple, list)) else [out]
-        for i, o in enumerate(outs):
-            if not isinstance(o, torch.Tensor):
-                raise GradcheckError(f"output {i} is a {type(o).__name__}, not a torch.Tensor")
-        return outs
+            return torch.func.functional_call(self._module(tdtype), named, tuple(args), kwargs)
+        if self.module is not None:
+            return self._module(tdtype)(*args, **kwargs)
+        return self.fn(*args, **kwargs)
 
-    def _tensor(self, a, dtype, grad=False):
-        t = torch.as_tensor(np.asarray(a), dtype=dtype, device=self.device)
+    # ----- values ---------------------------------------------------------------
+    def kind(self, value) -> str:
+        """float, complex, sparse, int, bool, or other (passed through unchanged)."""
+        if isinstance(value, np.ndarray):
+            return numpy_kind(value)
+        if not isinstance(value, torch.Tensor):
+            return "other"
+        if value.layout != torch.strided:
+            return "sparse" if value.is_floating_point() else "other"
+        if value.is_complex():
+            return "complex"
+        if value.is_floating_point():
+            return "float"
+        return "bool" if value.dtype == torch.bool else "int"
+
+    def to_numpy(self, t) -> np.ndarray:
+        return t if isinstance(t, np.ndarray) else _numpy(t)
+
+    def tensor(self, array, dtype: str, grad: bool = False):
+        t = torch.as_tensor(np.asarray(array), dtype=DTYPES[dtype], device=self.device)
         return t.requires_grad_(grad)
 
-    def _leaves(self, inputs, params, wrt, dtype):
-        """Tensors of the inputs and parameters, those in ``wrt`` requiring grad."""
-        args = [self._tensor(a, dtype, grad=i in wrt.values()) for i, a in enumerate(inputs)]
-        ps = {k: self._tensor(v, dtype, grad=k in wrt) for k, v in params.items()}
-        sources = [args[wrt[n]] if isinstance(wrt[n], int) else ps[n] for n in wrt]
-        return args, ps, sources
+    def passthrough(self, value):
+        """An integer or boolean input: numpy arrays become tensors, tensors move to the device."""
+        if isinstance(value, np.ndarray):
+            return torch.as_tensor(value, device=self.device)
+        return value.to(self.device) if isinstance(value, torch.Tensor) else value
 
-    # ----- evaluations ----------------------------------------------------------
-    def forward(self, inputs: list, params: dict, dtype: str = "float64") -> list[np.ndarray]:
-        tdtype = DTYPES[dtype]
-        with torch.no_grad():
-            outs = self._call([self._tensor(a, tdtype) for a in inputs],
-                              {k: self._tensor(v, tdtype) for k, v in params.items()}, tdtype)
-        if any(o.dtype != tdtype for o in outs):
-            raise DtypeMismatch(f"the code returned {outs[0].dtype} for {dtype} inputs")
-        return [_numpy(o) for o in outs]
+    def complex(self, re, im):
+        return torch.complex(re, im)
 
-    def vjp(self, inputs: list, params: dict, wrt: dict, cotangents: list, dtype=None):
-        """Reverse mode: uᵀJ for the names in ``wrt`` (input index or param name)."""
-        tdtype = self.dtype if dtype is None else DTYPES[dtype]
-        args, ps, sources = self._leaves(inputs, params, wrt, tdtype)
-        outs = self._call(args, ps, tdtype)
-        cots = [self._tensor(c, o.dtype) for c, o in zip(cotangents, outs)]
-        pairs = [(o, c) for o, c in zip(outs, cots) if o.requires_grad]
-        if not pairs:
-            return {n: (None, None) for n in wrt}
-        grads = torch.autograd.grad([o for o, _ in pairs], sources, [c for _, c in pairs],
-                                    allow_unused=True)
-        return {n: (None, None) if g is None else (_numpy(g), _meta(g))
-                for n, g in zip(wrt, grads)}
+    def part(self, t, part: str | None):
+        if t.layout != torch.strided:
+            t = t.to_dense()
+        return {None: t, "real": torch.real, "imag": torch.imag}[part](t) if part else t
+
+    def sparse_values(self, t):
+        """(the values a sparse tensor stores, what rebuilds it around new values)."""
+        if t.layout == torch.sparse_coo:
+            t = t.coalesce()
+            return _numpy(t.values()), ("coo", t.indices(), tuple(t.shape))
+        if t.layout == torch.sparse_csr:
+            return _numpy(t.values()), ("csr", (t.crow_indices(), t.col_indices()),
+                                        tuple(t.shape))
+        raise GradcheckError(f"sparse layout {t.layout} is not supported: pass it dense "
+                             "(.to_dense()), or as COO or CSR")
+
+    def sparse(self, layout, values):
+        kind, index, shape = layout
+        if kind == "coo":
+            return torch.sparse_coo_tensor(index, values, shape, is_coalesced=True)
+        return torch.sparse_csr_tensor(index[0], index[1], values, shape)
 
     def expected_meta(self, shape) -> tuple:
         return tuple(shape), _dtype_name(self.dtype), str(self.device)
 
-    def jvp(self, inputs: list, params: dict, tangents: dict) -> list[np.ndarray]:
-        """Forward mode: J v, with v given per input index or param name."""
+    # ----- evaluations of a pure function f(*xs) -> list of tensors --------------------
+    def forward(self, f, xs: list, dtype: str) -> list[np.ndarray]:
+        with torch.no_grad():
+            outs = f(*[self.tensor(x, dtype) for x in xs])
+        for o in outs:
+            if o.dtype != DTYPES[dtype]:
+                raise DtypeMismatch(f"the code returned {o.dtype} for {dtype} inputs")
+        return [_numpy(o) for o in outs]
+
+    def trace(self, g, xs: list, dtype: str):
+        """One call with the inputs requiring grad: its output, and which output leaves
+        autograd tracks (a detached or non-differentiable output does not)."""
+        from ..usercode.tree import flatten
+        with torch.enable_grad():
+            out = g(*[self.tensor(x, dtype, grad=True) for x in xs])
+        flags = [isinstance(leaf.value, torch.Tensor) and leaf.value.requires_grad
+                 for leaf in flatten(out, "out")[0]]
+        return out, flags
+
+    def vjp(self, f, xs: list, cotangents: list, dtype: str | None = None) -> list:
+        """uᵀJ per input: (gradient or None, (shape, dtype, device) or None); a None
+        cotangent is an undefined output gradient."""
+        dtype = dtype or self.dtype_name
+        primals = [self.tensor(x, dtype, grad=True) for x in xs]
+        outs = f(*primals)
+        cots = [None if c is None else torch.as_tensor(c, dtype=o.dtype, device=self.device)
+                for c, o in zip(cotangents, outs)]
+        grads = _grads(outs, cots, primals)
+        return [(None, None) if g is None else (_numpy(g), _meta(g)) for g in grads]
+
+    def jvp(self, f, xs: list, tangents: list) -> list:
+        """J v per output (None: the output has no forward-mode tangent)."""
         import torch.autograd.forward_ad as fwAD
         with fwAD.dual_level():
-            def dual(key, value):
-                t = self._tensor(value, self.dtype)
-                return fwAD.make_dual(t, self._tensor(tangents[key], self.dtype)) \
-                    if key in tangents else t
-            outs = self._call([dual(i, a) for i, a in enumerate(inputs)],
-                              {k: dual(k, v) for k, v in params.items()}, self.dtype)
-            result = []
-            for o in outs:
-                t = fwAD.unpack_dual(o).tangent
-                result.append(np.zeros(o.shape) if t is None else _numpy(t))
-        return result
+            duals = [fwAD.make_dual(self.tensor(x, self.dtype_name),
+                                    self.tensor(t, self.dtype_name)) if t is not None
+                     else self.tensor(x, self.dtype_name) for x, t in zip(xs, tangents)]
+            outs = f(*duals)
+            tans = [fwAD.unpack_dual(o).tangent for o in outs]
+            return [None if t is None else _numpy(t) for t in tans]
 
-    def hvp(self, inputs: list, params: dict, wrt: dict, cotangents: list, tangents: dict,
-            mode: str = "rev") -> dict:
-        """d/dε ∇(uᵀf)(x + εv) per name in ``wrt``: reverse over reverse (``rev``:
-        the backward pass differentiated by another backward pass) or forward over
-        reverse (``fwd``: the backward pass run on dual numbers). None where the
-        gradient is not connected to that input in autograd's graph."""
-        args, ps, sources = self._leaves(inputs, params, wrt, self.dtype)
-        tans = [self._tensor(tangents[n], self.dtype) for n in wrt]
+    def hvp(self, f, xs: list, cotangents: list, tangents: list, mode: str = "rev") -> list:
+        """d/dε ∇(uᵀf)(x + εv) per input: reverse over reverse (``rev``: the backward pass
+        differentiated by another backward pass) or forward over reverse (``fwd``: the
+        backward pass run on dual numbers). None where autograd connects nothing."""
+        primals = [self.tensor(x, self.dtype_name, grad=True) for x in xs]
+        tans = [self.tensor(t, self.dtype_name) for t in tangents]
+        cots = [torch.as_tensor(c, device=self.device) for c in cotangents]
         if mode == "fwd":
             import torch.autograd.forward_ad as fwAD
             with fwAD.dual_level():
-                duals = {n: fwAD.make_dual(s, t) for n, s, t in zip(wrt, sources, tans)}
-                d_args = [duals.get(n, a) for n, a in zip(self._names(wrt, len(args)), args)]
-                d_ps = {k: duals.get(k, v) for k, v in ps.items()}
-                grads = self._grads(self._call(d_args, d_ps, self.dtype), sources, cotangents,
-                                    create_graph=True)
-                return {n: None if g is None else
-                        (None if fwAD.unpack_dual(g).tangent is None
-                         else _numpy(fwAD.unpack_dual(g).tangent))
-                        for n, g in zip(wrt, grads)}
-        grads = self._grads(self._call(args, ps, self.dtype), sources, cotangents,
-                            create_graph=True)
+                duals = [fwAD.make_dual(p, t) for p, t in zip(primals, tans)]
+                outs = f(*duals)
+                grads = _grads(outs, [c.to(o.dtype) for c, o in zip(cots, outs)], primals,
+                               create_graph=True)
+                return [None if g is None or fwAD.unpack_dual(g).tangent is None
+                        else _numpy(fwAD.unpack_dual(g).tangent) for g in grads]
+        outs = f(*primals)
+        grads = _grads(outs, [c.to(o.dtype) for c, o in zip(cots, outs)], primals,
+                       create_graph=True)
         terms = [(g * t).sum() for g, t in zip(grads, tans) if g is not None and g.requires_grad]
         if not terms:
-            return {n: None for n in wrt}
-        second = torch.autograd.grad(sum(terms), sources, allow_unused=True)
-        return {n: None if h is None else _numpy(h) for n, h in zip(wrt, second)}
-
-    @staticmethod
-    def _names(wrt: dict, n_args: int) -> list:
-        by_index = {k: n for n, k in wrt.items() if isinstance(k, int)}
-        return [by_index.get(i) for i in range(n_args)]
-
-    def _grads(self, outs, sources, cotangents, create_graph=False):
-        cots = [self._tensor(c, o.dtype) for c, o in zip(cotangents, outs)]
-        pairs = [(o, c) for o, c in zip(outs, cots) if o.requires_grad]
-        if not pairs:
-            return [None] * len(sources)
-        return torch.autograd.grad([o for o, _ in pairs], sources, [c for _, c in pairs],
-                                   allow_unused=True, create_graph=create_graph)
+            return [None] * len(xs)
+        second = torch.autograd.grad(sum(terms), primals, allow_unused=True)
+        return [None if h is None else _numpy(h) for h in second]
 
     # ----- batched: many perturbed inputs, many cotangents, one call -----------
-    def forward_many(self, inputs, params, dtype, key, batch) -> np.ndarray:
-        """F at each of ``batch`` (replacing input or param ``key``): shape (K, M), via vmap."""
-        tdtype = DTYPES[dtype]
-        args = [self._tensor(a, tdtype) for a in inputs]
-        ps = {k: self._tensor(v, tdtype) for k, v in params.items()}
+    def forward_many(self, f, xs: list, index: int, batch, dtype: str) -> np.ndarray:
+        """F at each of ``batch`` (replacing xs[index]): shape (K, M), via vmap."""
+        base = [self.tensor(x, dtype) for x in xs]
 
         def one(value):
-            a, p = list(args), dict(ps)
-            if isinstance(key, int):
-                a[key] = value
-            else:
-                p[key] = value
-            return torch.cat([o.reshape(-1) for o in self._call(a, p, tdtype)])
+            moved = list(base)
+            moved[index] = value
+            return torch.cat([o.reshape(-1) for o in f(*moved)])
         with torch.no_grad():
-            out = torch.func.vmap(one)(self._tensor(batch, tdtype))
+            out = torch.func.vmap(one)(self.tensor(batch, dtype))
         return _numpy(out)
 
-    def vjp_many(self, inputs, params, wrt, cotangents: list) -> list:
+    def vjp_many(self, f, xs: list, cotangents: list) -> list:
         """uᵀJ for many u in one backward call (``is_grads_batched``)."""
-        args, ps, sources = self._leaves(inputs, params, wrt, self.dtype)
-        outs = self._call(args, ps, self.dtype)
-        batched = [self._tensor(np.stack([c[i] for c in cotangents]), o.dtype)
-                   for i, o in enumerate(outs)]
-        grads = torch.autograd.grad(outs, sources, batched, allow_unused=True,
-                                    is_grads_batched=True)
-        return [{n: (None, None) if g is None else
+        primals = [self.tensor(x, self.dtype_name, grad=True) for x in xs]
+        outs = f(*primals)
+        batched = [torch.as_tensor(np.stack([c[i] for c in cotangents]), dtype=o.dtype,
+                                   device=self.device) for i, o in enumerate(outs)]
+        pairs = [(o, c) for o, c in zip(outs, batched) if o.requires_grad]
+        grads = (torch.autograd.grad([o for o, _ in pairs], primals, [c for _, c in pairs],
+                                     allow_unused=True, is_grads_batched=True)
+                 if pairs else [None] * len(xs))
+        return [[(None, None) if g is None else
                  (_numpy(g[r]), (tuple(g.shape[1:]), _dtype_name(g.dtype), str(g.device)))
-                 for n, g in zip(wrt, grads)} for r in range(len(cotangents))]
+                 for g in grads] for r in range(len(cotangents))]
+

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import options
+from .. import options, tolerances
 from ..errors import GradcheckError
+from .inputs import COMPLEX
 from .target import CodeTarget
 
 MAX_ORDER = 2
@@ -24,7 +25,10 @@ class CodeCheck:
     name: str
     source: str
     callable: object                 # "file.py:name", "package.module:name", or the object
-    inputs: dict
+    inputs: dict                     # the positional arguments (spec form)
+    kwargs: dict = field(default_factory=dict)   # the keyword arguments (spec form)
+    arguments: tuple | None = None   # (args, kwargs, names, held) given directly (the API)
+    hold: tuple = ()                 # names or paths of float inputs held constant
     base: Path | None = None
     init: dict | None = None
     params: bool = False
@@ -37,9 +41,11 @@ class CodeCheck:
     atol: dict = field(default_factory=dict)
     frameworks: tuple = ()           # the frameworks asked for; () when none was named
     modes: tuple = ("rev", "fwd")
-    dtype: str = "float64"
+    dtype: str = "float64"           # the framework's (real) dtype
+    input_dtype: str = "float64"     # drawn inputs: complex128 draws complex values
     device: str = "cpu"
     seed: int = 0
+    nondet_tol: float | None = None  # how far two runs of a backward pass may differ
     wrt: tuple | None = None
     xfail: str | None = None
 
@@ -64,10 +70,15 @@ def build(data: dict, *, raw: dict | None = None, source: str, defaults: dict | 
     try:
         options.refuse(merged, options.EXPRESSION_ONLY, "a code check (callable:)")
         current = "inputs"
-        inputs = merged.get("inputs")
-        if not isinstance(inputs, dict) or not inputs:
+        inputs = merged.get("inputs") or {}
+        arguments = merged.get("arguments")
+        if not isinstance(inputs, dict) or (not inputs and arguments is None):
             raise GradcheckError("give the inputs: a mapping of name to {shape: ...} or "
                                  "{value: ...}")
+        current = "kwargs"
+        kwargs = merged.get("kwargs") or {}
+        if not isinstance(kwargs, dict):
+            raise GradcheckError("kwargs is a mapping: keyword -> value")
         current = "order"
         order = options.order(merged)
         if order > MAX_ORDER:
@@ -89,7 +100,8 @@ def build(data: dict, *, raw: dict | None = None, source: str, defaults: dict | 
         current = "device"
         device = options.device(merged)
         current = "dtype"
-        dtype = options.dtype(merged)
+        input_dtype = str(merged.get("dtype") or "float64")
+        dtype = COMPLEX.get(input_dtype) or options.dtype(merged)
         current = "seed"
         seed = options.seed(merged)
         current = "rtol"
@@ -102,15 +114,22 @@ def build(data: dict, *, raw: dict | None = None, source: str, defaults: dict | 
         expect = merged.get("expect") or {}
         if not isinstance(expect, dict):
             raise GradcheckError("expect is a mapping: input name -> its gradient")
+        current = "nondet_tol"
+        nondet_tol = merged.get("nondet_tol")
+        if nondet_tol is not None:
+            nondet_tol = tolerances.user_tolerances(nondet_tol, "nondet_tol")["*"]
         current = "full_limit"
         full_limit = int(merged.get("full_limit", 2000))
     except GradcheckError as exc:
         raise exc.located(source=source, check=label, field=current) from None
     check = CodeCheck(
-        name=label, source=source, callable=merged["callable"], inputs=inputs, base=base,
+        name=label, source=source, callable=merged["callable"], inputs=inputs, kwargs=kwargs,
+        arguments=arguments, hold=tuple(options.listify(merged.get("nondiff")) or ()),
+        input_dtype=input_dtype, base=base,
         init=merged.get("init"), params=bool(merged.get("params")),
         reference=merged.get("reference"), full_limit=full_limit,
         vmap=bool(merged.get("vmap", True)), expect=expect, order=order, rtol=rtol, atol=atol,
         frameworks=frameworks, modes=modes, dtype=dtype, device=device, seed=seed,
+        nondet_tol=nondet_tol,
         wrt=tuple(wrt) if wrt else None, xfail=options.expected_failure(merged))
     return CodeTarget(check)

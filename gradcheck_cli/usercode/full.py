@@ -25,11 +25,11 @@ def reference(fn, slots) -> dict:
     return {s.name: fn.jacobian(s) for s in slots}
 
 
-def rows(fn, slots, m: int, ad=None) -> Derivatives:
+def rows(fn, slots, m: int) -> Derivatives:
     """J row by row from backward passes: values per slot (M x n, flat), and each row's
     gradient shape/dtype/device for the structural checks."""
     d = Derivatives()
-    grads = fn.jacobian_rows(m, ad)
+    grads = fn.jacobian_rows(m)
     for s in slots:
         key = (0, (s.name,))
         j = np.zeros((m, s.size))
@@ -45,7 +45,8 @@ def rows(fn, slots, m: int, ad=None) -> Derivatives:
 
 
 def forward(fn, slots) -> Derivatives:
-    """J v from forward mode: unit tangents up to FORWARD_COLUMNS elements, random beyond.
+    """J v from forward mode: unit tangents up to FORWARD_COLUMNS elements, random beyond
+    (zero on elements that are not finite). The outputs that get no tangent are kept.
 
     (Forward mode is not vmapped: torch.func.vmap over jvp of arbitrary user code has
     crashed the interpreter.)"""
@@ -54,12 +55,15 @@ def forward(fn, slots) -> Derivatives:
         key = (0, (s.name,))
         directions = (np.eye(s.size) if s.size <= FORWARD_COLUMNS else
                       np.random.default_rng(2).standard_normal((PROBES, s.size)))
+        directions = directions * s.finite
         try:
-            d.values[key] = np.stack([fn.jvp(s, v) for v in directions], axis=1)  # (M, k)
+            results = [fn.jvp(s, v) for v in directions]
         except Exception as exc:  # noqa: BLE001 -- no forward rule: a reason, not a crash
             d.unavailable[key] = f"forward mode unavailable: {describe(exc, 160)}"
             continue
-        d.extra[key] = directions
+        d.values[key] = (np.stack([r[0] for r in results], axis=1) if results
+                         else np.zeros((fn.size, 0)))  # (M, k)
+        d.extra[key] = (directions, sorted({i for r in results for i in r[1]}))
     return d
 
 
@@ -69,10 +73,10 @@ def expect(slots, expected: dict) -> Derivatives:
                                if s.name in expected})
 
 
-def _location(slot, m):
+def _location(slot, fn):
     def where(flat: int) -> str:
-        k, j = divmod(int(flat), slot.size)
-        return f"{slot.element(j)} → output element {k}"
+        k, j = divmod(int(flat), max(1, slot.size))
+        return f"{slot.element(j)} → {fn.output_element(k)}"
     return where
 
 
@@ -87,13 +91,21 @@ class _Case:
             name, target.dtype, target.rtol, target.atol,
             kind="expect" if kind == "expect" else "code")
         self.rel = self.rtol  # code: relative to the terms summed too
-        self.largest = float(np.max(np.abs(self.j_fd), initial=0.0))
+        self.largest = float(np.nanmax(np.abs(self.j_fd), initial=0.0))
         self.floor = tolerances.floor(target.dtype, self.largest)
 
     def elementwise(self, values) -> Comparison:
         return Comparison(values, self.j_fd, rtol=self.rtol, atol=self.atol, err=self.err,
                           scale=self.rel * np.abs(self.j_fd), floor=self.floor,
-                          where=_location(self.slot, self.j_fd.shape[0]))
+                          use=np.isfinite(self.j_fd),
+                          where=_location(self.slot, self.target.fn))
+
+    def nonzero(self, rows) -> bool:
+        """Finite differences see a slope in these rows (beyond their error and the dtype's
+        resolution)."""
+        j, err = self.j_fd[rows], self.err[rows]
+        resolution = structural.resolution(self.largest, self.target.dtype)
+        return bool(np.any(np.abs(j) > tolerances.FD_SAFETY * err + resolution))
 
 
 def _reference_rows(c: _Case, d: Derivatives, key):
@@ -102,33 +114,44 @@ def _reference_rows(c: _Case, d: Derivatives, key):
 
 def _backward_rows(c: _Case, d: Derivatives, key):
     """Structural checks of each row's gradient first, then the values."""
-    resolution = structural.resolution(c.largest, c.target.dtype)
-    expected = c.target.ad.expected_meta(c.slot.value.shape)
+    expected = c.target.ad.expected_meta(c.slot.shape)
+    fn = c.target.fn
     for k, (g, meta) in enumerate(d.extra[key]):
-        nonzero = bool(np.any(np.abs(c.j_fd[k]) > tolerances.FD_SAFETY * c.err[k] + resolution))
-        why = structural.gradient(g, meta, expected, nonzero)
+        why = structural.gradient(g, meta, expected, c.nonzero([k]))
         if why:
+            where = (c.slot.element(int(np.argmax(np.abs(c.j_fd[k]))))
+                     if why.startswith(structural.ZERO) else c.slot.name)
             return failed(c.name, why, compared=c.j_fd.size,
-                          location=f"{c.slot.name}, output element {k}")
+                          location=f"{where} → {fn.output_element(k)}")
     return c.elementwise(d.values[key])
 
 
 def _forward_columns(c: _Case, d: Derivatives, key):
-    directions = d.extra[key]
-    if directions.shape[0] == c.slot.size and np.array_equal(directions, np.eye(c.slot.size)):
+    directions, missing = d.extra[key]
+    fn = c.target.fn
+    for i in missing:
+        start = sum(o.size for o in fn.outputs[:i])
+        rows = list(range(start, start + fn.outputs[i].size))
+        if rows and c.nonzero(rows):
+            return failed(c.name, f"output {fn.outputs[i].path} has no forward-mode tangent "
+                          "although finite differences are not zero", compared=c.j_fd.size,
+                          location=fn.outputs[i].path)
+    if directions.shape[0] == c.slot.size and np.array_equal(directions,
+                                                             np.eye(c.slot.size) * c.slot.finite):
         return c.elementwise(d.values[key])
     k = directions.shape[0]
-    return Comparison(d.values[key], c.j_fd @ directions.T, rtol=c.rtol, atol=c.atol,
-                      err=c.err @ np.abs(directions.T),
-                      scale=c.rel * (np.abs(c.j_fd) @ np.abs(directions.T)), floor=c.floor,
-                      where=lambda flat: f"output element {int(flat) // k}, tangent probe "
+    j_fd, err = np.nan_to_num(c.j_fd), np.nan_to_num(c.err)
+    return Comparison(d.values[key], j_fd @ directions.T, rtol=c.rtol, atol=c.atol,
+                      err=err @ np.abs(directions.T),
+                      scale=c.rel * (np.abs(j_fd) @ np.abs(directions.T)), floor=c.floor,
+                      where=lambda flat: f"{fn.output_element(int(flat) // k)}, tangent probe "
                                          f"{int(flat) % k}")
 
 
 def _expected_gradient(c: _Case, d: Derivatives, key):
     slot = c.slot
     return Comparison(d.values[key], c.j_fd.sum(axis=0), rtol=c.rtol, atol=c.atol,
-                      err=c.err.sum(axis=0),
+                      err=c.err.sum(axis=0), use=np.isfinite(c.j_fd.sum(axis=0)),
                       where=lambda j: f"{slot.element(int(j))} (gradient of the sum of outputs)")
 
 

@@ -1,10 +1,11 @@
 """The user's code as F(x) -> one flat float64 vector, with its derivatives.
 
-Everything the checks need of the code goes through :class:`Function`: values
+The call (:class:`~gradcheck_cli.usercode.call.Call`) is made a pure function of
+the differentiated values, ``f(*tensors) -> [output tensors]``, and everything
+the checks need goes through the framework's ``Code`` object on it: values
 (for finite differences, in float64 on a float64 copy), backward passes uᵀJ,
-forward passes J v, their batched forms, and second derivatives. The
-framework's ``Code`` object (see :mod:`gradcheck_cli.frameworks`) does the
-calling; this module only flattens, batches and steps.
+forward passes J v, their batched forms, second derivatives. This module only
+flattens, batches and steps.
 """
 
 from __future__ import annotations
@@ -13,88 +14,145 @@ import numpy as np
 
 from ..richardson import richardson
 from ..tolerances import CODE_F_ULPS, DTYPES
-from .inputs import Slot
+from .call import Call, Slot, sort_outputs
+from .tree import flatten
 
 
 class Function:
-    """F(values) -> one flat float64 vector, and its derivatives, for some slots."""
+    """F(values) -> one flat float64 vector, and its derivatives, for the call's slots."""
 
-    def __init__(self, ad, inputs, params, slots: list[Slot], fd_dtype: str, vmap: bool = True):
-        self.ad, self.inputs, self.params = ad, inputs, params
-        self.slots, self.fd_dtype, self.vmap = slots, fd_dtype, vmap
-        self.shapes = None
+    def __init__(self, code, call: Call, fd_dtype: str, vmap: bool = True):
+        self.code, self.call, self.fd_dtype, self.vmap = code, call, fd_dtype, vmap
+        self.slots: list[Slot] = call.slots
+        self.dtype = call.dtype
         self.calls = 0
+        self.outputs, self.left_out = self._sort()
+
+    def _raw(self, dtype: str, names: list):
+        def g(*xs):
+            args, kwargs, params = self.call.arguments(dict(zip(names, xs)), dtype)
+            return self.code.call(args, kwargs, params, dtype)
+        return g
+
+    def _sort(self):
+        names = [s.name for s in self.slots]
+        out, flags = self.code.trace(self._raw(self.fd_dtype, names), self.point(),
+                                     self.fd_dtype)
+        return sort_outputs(self.code, out, flags)
+
+    def pure(self, dtype: str | None = None, names: list | None = None, record=None):
+        """f(*tensors of the slots ``names``) -> the differentiable outputs' tensors (complex
+        ones as real and imaginary parts, sparse ones dense). ``record``: a list that gets
+        (slot name, tensor) for every input tensor f receives (to see mutation)."""
+        dtype = dtype or self.dtype
+        names = names or [s.name for s in self.slots]
+        raw = self._raw(dtype, names)
+        outputs, part = self.outputs, self.code.part
+
+        def f(*xs):
+            if record is not None:
+                record.extend(zip(names, xs))
+            leaves = flatten(raw(*xs), "out")[0]
+            return [part(leaves[o.leaf].value, o.part) for o in outputs]
+        return f
+
+    def point(self, moved: dict | None = None) -> list[np.ndarray]:
+        moved = moved or {}
+        return [moved.get(s.name, s.value) for s in self.slots]
 
     @property
-    def wrt(self) -> dict:
-        return {s.name: s.key for s in self.slots}
-
-    def values(self, moved: dict):
-        inputs = [moved.get(i, a) for i, a in enumerate(self.inputs)]
-        params = {k: moved.get(k, v) for k, v in self.params.items()}
-        return inputs, params
+    def size(self) -> int:
+        """The number of output elements compared."""
+        return sum(o.size for o in self.outputs)
 
     def __call__(self, moved: dict, dtype=None) -> np.ndarray:
         self.calls += 1
-        inputs, params = self.values(moved)
-        outs = self.ad.forward(inputs, params, dtype or self.fd_dtype)
-        if self.shapes is None:
-            self.shapes = [o.shape for o in outs]
-        return np.concatenate([o.ravel() for o in outs])
+        dtype = dtype or self.fd_dtype
+        outs = self.code.forward(self.pure(dtype), self.point(moved), dtype)
+        return np.concatenate([o.ravel() for o in outs]) if outs else np.zeros(0)
 
     def cotangent(self, u: np.ndarray) -> list[np.ndarray]:
         parts, start = [], 0
-        for shape in self.shapes:
-            size = int(np.prod(shape))
-            parts.append(u[start:start + size].reshape(shape))
-            start += size
+        for o in self.outputs:
+            parts.append(u[start:start + o.size].reshape(o.shape))
+            start += o.size
         return parts
 
-    # ----- derivatives by the framework ----------------------------------------
-    def vjp(self, u: np.ndarray, ad=None, dtype=None):
-        """uᵀJ for every slot: ``{name: (gradient or None, (shape, dtype, device) or None)}``."""
-        inputs, params = self.values({})
-        if dtype is None:
-            return (ad or self.ad).vjp(inputs, params, self.wrt, self.cotangent(u))
-        return (ad or self.ad).vjp(inputs, params, self.wrt, self.cotangent(u), dtype=dtype)
+    def output_element(self, k: int) -> str:
+        """``out[1][2, 0]``: where flat output element k is."""
+        for o in self.outputs:
+            if k < o.size:
+                if not o.shape:
+                    return o.path
+                idx = np.unravel_index(k, o.shape)
+                return f"{o.path}[{', '.join(map(str, idx))}]"
+            k -= o.size
+        return f"output element {k}"
 
-    def jvp(self, slot: Slot, v: np.ndarray) -> np.ndarray:
-        inputs, params = self.values({})
-        outs = self.ad.jvp(inputs, params, {slot.key: v.reshape(slot.value.shape)})
-        return np.concatenate([o.ravel() for o in outs])
+    # ----- derivatives by the framework ----------------------------------------
+    def vjp(self, u: np.ndarray, dtype=None, cotangents=None) -> dict:
+        """uᵀJ per slot: ``{name: (gradient or None, (shape, dtype, device) or None)}``.
+        ``cotangents`` (per output, None: undefined) replaces u when given."""
+        cots = self.cotangent(u) if cotangents is None else cotangents
+        grads = self.code.vjp(self.pure(dtype), self.point(), cots, dtype)
+        return {s.name: g for s, g in zip(self.slots, grads)}
+
+    def jvp(self, slot: Slot, v: np.ndarray) -> tuple[np.ndarray, list[int]]:
+        """(J v flat, the outputs that have no forward-mode tangent)."""
+        tangents = [v.reshape(s.shape) if s.name == slot.name else None for s in self.slots]
+        outs = self.code.jvp(self.pure(), self.point(), tangents)
+        missing = [i for i, o in enumerate(outs) if o is None]
+        flat = [np.zeros(self.outputs[i].size) if o is None else np.ravel(o)
+                for i, o in enumerate(outs)]
+        return (np.concatenate(flat) if flat else np.zeros(0)), missing
 
     def hvp(self, u: np.ndarray, v: dict, mode: str) -> dict:
         """d/dε ∇(uᵀF)(x + εv) per slot, v given per slot name (zero where missing)."""
-        inputs, params = self.values({})
-        tangents = {s.name: v.get(s.name, np.zeros(s.value.size)).reshape(s.value.shape)
-                    for s in self.slots}
-        return self.ad.hvp(inputs, params, self.wrt, self.cotangent(u), tangents, mode)
+        tangents = [v.get(s.name, np.zeros(s.size)).reshape(s.shape) for s in self.slots]
+        second = self.code.hvp(self.pure(), self.point(), self.cotangent(u), tangents, mode)
+        return {s.name: h for s, h in zip(self.slots, second)}
 
     def gradient(self, u: np.ndarray, moved: dict) -> np.ndarray:
         """∇(uᵀF) at the moved point, all slots flattened, by reverse mode in float64:
         what finite differences of second derivatives differentiate."""
-        inputs, params = self.values(moved)
-        grads = self.ad.vjp(inputs, params, self.wrt, self.cotangent(u), dtype="float64")
-        return np.concatenate([np.zeros(s.value.size) if grads[s.name][0] is None
-                               else grads[s.name][0].ravel() for s in self.slots])
+        grads = self.code.vjp(self.pure("float64"), self.point(moved), self.cotangent(u),
+                              "float64")
+        return np.concatenate([np.zeros(s.size) if g[0] is None else np.ravel(g[0])
+                               for s, g in zip(self.slots, grads)] or [np.zeros(0)])
 
-    def jacobian_rows(self, m: int, ad=None) -> list:
+    def jacobian_rows(self, m: int) -> list:
         """uᵀJ for every unit u: one backward pass per output element (batched if possible)."""
-        ad = ad or self.ad
-        many = getattr(ad, "vjp_many", None) if self.vmap else None
-        if many is not None:
-            inputs, params = self.values({})
+        units = [self.cotangent(u) for u in np.eye(m)]
+        if self.vmap and m:
             try:
-                return many(inputs, params, self.wrt, [self.cotangent(u) for u in np.eye(m)])
+                rows = self.code.vjp_many(self.pure(), self.point(), units)
+                return [{s.name: g for s, g in zip(self.slots, row)} for row in rows]
             except Exception:  # noqa: BLE001 -- custom ops that cannot be vmapped: one by one
                 pass
-        return [self.vjp(u, ad) for u in np.eye(m)]
+        return [self.vjp(None, cotangents=c) for c in units]
+
+    def mutated(self) -> tuple[str, str] | None:
+        """A forward and backward pass must leave their inputs as they were: (the input,
+        why) if one changed. (JAX arrays and TensorFlow constants cannot change.)"""
+        if not getattr(self.code, "mutable", False):
+            return None
+        record: list = []
+        f = self.pure(record=record)
+        self.code.vjp(f, self.point(), [np.ones(o.shape) for o in self.outputs])
+        for name, tensor in record:
+            slot = next(s for s in self.slots if s.name == name)
+            now = self.code.to_numpy(tensor)
+            if now.shape == slot.value.shape and not np.array_equal(
+                    now, slot.value.astype(now.dtype), equal_nan=True):
+                return name, f"the call or its backward changed input {name} in place"
+        return None
 
     # ----- finite differences ----------------------------------------------------
     def step(self, slot: Slot, v_max: float = 1.0) -> float:
-        """A power-of-two step near eps^(1/3) times the input's scale (exact in x + h)."""
-        x = slot.value
-        scale = max(1.0, float(np.max(np.abs(x))) if x.size else 1.0)
+        """A power-of-two step near eps^(1/3) times the input's scale (exact in x + h);
+        the scale comes from the finite elements (an inf would make the step inf)."""
+        finite = np.abs(slot.value[np.isfinite(slot.value)])
+        scale = max(1.0, float(np.max(finite)) if finite.size else 1.0)
         return float(2.0 ** np.floor(np.log2(DTYPES[self.fd_dtype].eps ** (1 / 3) * scale
                                              / max(1e-300, v_max))))
 
@@ -105,38 +163,50 @@ class Function:
         return CODE_F_ULPS * DTYPES[self.fd_dtype].eps * size * weights
 
     def jacobian(self, slot: Slot):
-        """(J, error): every column by Richardson-extrapolated central differences.
+        """(J, error): every column by Richardson-extrapolated central differences; NaN
+        columns for elements that are not finite (they are not moved).
 
-        The n perturbed copies of the input go to the framework as one batch
-        (vmap) where it can take them, else one call each.
+        The perturbed copies of the input go to the framework as one batch (vmap) where
+        it can take them, else one call each.
         """
         x = slot.value.astype(float).ravel()
-        n, h = x.size, self.step(slot)
-        eye = np.eye(n)
-        many = getattr(self.ad, "forward_many", None) if self.vmap else None
+        m, n = self.size, x.size
+        moved = np.flatnonzero(np.isfinite(x))
+        value, error = np.full((m, n), np.nan), np.full((m, n), np.nan)
+        if not moved.size or not m:
+            return value, error
+        h = self.step(slot)
+        eye = np.zeros((moved.size, n))
+        eye[np.arange(moved.size), moved] = 1.0
+        index = [s.name for s in self.slots].index(slot.name)
+        vmap = self.vmap
         cols = {}
         for k in (0.5, -0.5, 1.0, -1.0):
-            batch = (x[None, :] + k * h * eye).reshape((n, *slot.value.shape))
+            batch = (x[None, :] + k * h * eye).reshape((moved.size, *slot.shape))
             result = None
-            if many is not None:
-                inputs, params = self.values({})
+            if vmap:
                 try:
-                    result = many(inputs, params, self.fd_dtype, slot.key, batch)
+                    result = self.code.forward_many(self.pure(self.fd_dtype), self.point(),
+                                                    index, batch, self.fd_dtype)
                     self.calls += 1
                 except Exception:  # noqa: BLE001 -- not vmappable: one call per column
-                    many = None
+                    vmap = False
             if result is None:
-                result = np.stack([self({slot.key: b}) for b in batch])
-            cols[k] = result.T  # (M, n)
-        value, truncation, weights = richardson(cols[0.5], cols[-0.5], cols[1.0], cols[-1.0], h)
-        return value, truncation + self._rounding(cols.values(), weights)
+                result = np.stack([self({slot.name: b}) for b in batch])
+            cols[k] = result.T  # (M, moved)
+        v, truncation, weights = richardson(cols[0.5], cols[-0.5], cols[1.0], cols[-1.0], h)
+        value[:, moved] = v
+        error[:, moved] = truncation + self._rounding(cols.values(), weights)
+        return value, error
 
     def directional(self, slot: Slot, v: np.ndarray):
-        """(F'(x)·v, error estimate): Richardson-extrapolated central differences along v."""
-        x = slot.value.astype(float)
+        """(F'(x)·v, error estimate): Richardson-extrapolated central differences along v
+        (v must be zero where the input is not finite)."""
+        x = np.where(np.isfinite(slot.value), slot.value, 0.0).astype(float)
         h = self.step(slot, float(np.max(np.abs(v))) if v.size else 1.0)
         v = v.reshape(x.shape)
-        values = [self({slot.key: x + k * h * v}) for k in (0.5, -0.5, 1.0, -1.0)]
+        values = [self({slot.name: np.where(v != 0, x + k * h * v, slot.value)})
+                  for k in (0.5, -0.5, 1.0, -1.0)]
         value, truncation, weights = richardson(*values, h)
         return value, truncation + self._rounding(values, weights)
 
@@ -147,7 +217,7 @@ class Function:
                 for s in self.slots)
 
         def at(k):
-            moved = {s.key: s.value + k * h * v[s.name].reshape(s.value.shape)
+            moved = {s.name: s.value + k * h * v[s.name].reshape(s.shape)
                      for s in self.slots if s.name in v}
             return self.gradient(u, moved)
         values = [at(k) for k in (0.5, -0.5, 1.0, -1.0)]

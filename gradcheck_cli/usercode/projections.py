@@ -34,7 +34,9 @@ class Probes:
 
     def __init__(self, rng, m: int, slots):
         self.us = [probe(rng, m) for _ in range(PROBES)]
-        self.vs = {s.name: [probe(rng, s.size) for _ in range(PROBES)] for s in slots}
+        # zero on elements that are not finite: finite differences cannot move them
+        self.vs = {s.name: [probe(rng, s.size) * s.finite for _ in range(PROBES)]
+                   for s in slots}
 
 
 def reference(fn, slots, probes: Probes) -> dict:
@@ -50,10 +52,10 @@ def reference(fn, slots, probes: Probes) -> dict:
     return out
 
 
-def backward(fn, slots, probes: Probes, ad=None) -> Derivatives:
+def backward(fn, slots, probes: Probes) -> Derivatives:
     """(uᵀJ)·v per probe from backward passes; the gradients kept for structural checks."""
     d = Derivatives()
-    grads = [fn.vjp(u, ad) for u in probes.us]
+    grads = [fn.vjp(u) for u in probes.us]
     for s in slots:
         key = (0, (s.name,))
         values, terms = np.empty(PROBES), np.empty(PROBES)
@@ -67,15 +69,18 @@ def backward(fn, slots, probes: Probes, ad=None) -> Derivatives:
 
 
 def forward(fn, slots, probes: Probes) -> Derivatives:
-    """uᵀ(Jv) per probe from forward mode."""
+    """uᵀ(Jv) per probe from forward mode (an output with no tangent counts as zero, and
+    is named in the notes)."""
     d = Derivatives()
     for s in slots:
         key = (0, (s.name,))
         try:
-            d.values[key] = np.array([u @ fn.jvp(s, v) for u, v in
-                                      zip(probes.us, probes.vs[s.name])])
+            results = [fn.jvp(s, v) for v in probes.vs[s.name]]
         except Exception as exc:  # noqa: BLE001 -- no forward rule: a reason, not a crash
             d.unavailable[key] = f"forward mode unavailable: {describe(exc, 160)}"
+            continue
+        d.values[key] = np.array([u @ jv for u, (jv, _) in zip(probes.us, results)])
+        d.extra[key] = sorted({i for _, missing in results for i in missing})
     return d
 
 
@@ -89,9 +94,18 @@ def compare(target, key, kind: str, name: str, d: Derivatives, ref: dict):
         g, meta = d.extra[key][0]
         nonzero = abs(fd[0]) > tolerances.FD_SAFETY * err[0] + structural.resolution(size[0],
                                                                                      dtype)
-        why = structural.gradient(g, meta, target.ad.expected_meta(slot.value.shape), nonzero)
+        why = structural.gradient(g, meta, target.ad.expected_meta(slot.shape), nonzero)
         if why:
             return failed(name, why, compared=PROBES, location=slot.name)
+    if kind == "fwd" and d.extra.get(key):  # outputs without a forward-mode tangent
+        fn = target.fn
+        for i in d.extra[key]:
+            start = sum(o.size for o in fn.outputs[:i])
+            part = slice(start, start + fn.outputs[i].size)
+            if any(np.any(np.abs(jv[part]) > 0) for jv in ref[slot.name][3]):
+                return failed(name, f"output {fn.outputs[i].path} has no forward-mode tangent "
+                              "although finite differences are not zero", compared=PROBES,
+                              location=fn.outputs[i].path)
     return Comparison(d.values[key], fd, rtol=rtol, atol=atol, err=err,
                       scale=rtol * terms,
                       floor=tolerances.floor(dtype, float(np.max(size))),
@@ -107,7 +121,7 @@ def localize(fn, slot, u, grad, dtype: str, budget: int = 400) -> str:
     """
     n = slot.size
     grad = np.zeros(n) if grad is None else grad.ravel()
-    v = np.random.default_rng(1).standard_normal(n)
+    v = np.random.default_rng(1).standard_normal(n) * slot.finite
     rtol = tolerances.DTYPES[dtype].code_rtol
 
     def disagreement(idx):

@@ -34,9 +34,10 @@ class Plan:
         self.u = probe(rng, m) if m > 1 else np.ones(1)
         self.full = sum(s.size for s in slots) <= FULL_LIMIT
         if self.full:
-            self.vs = {s.name: list(np.eye(s.size)) for s in slots}
+            self.vs = {s.name: list(np.eye(s.size) * s.finite) for s in slots}
         else:
-            self.vs = {s.name: [probe(rng, s.size) for _ in range(PROBES)] for s in slots}
+            self.vs = {s.name: [probe(rng, s.size) * s.finite for _ in range(PROBES)]
+                       for s in slots}
             self.ws = {s.name: [probe(rng, s.size) for _ in range(PROBES)] for s in slots}
         self.pairs = [(a, b) for i, a in enumerate(slots) for b in slots[i:]]
 
@@ -73,6 +74,9 @@ class Plan:
 def reference(fn, plan: Plan) -> dict:
     """{key: (values, error, size)}: finite differences of the float64 gradient."""
     def along(b, v):
+        if not np.any(v):  # an element that is not finite: not moved, not compared
+            nan = np.full(sum(s.size for s in plan.slots), np.nan)
+            return plan.split(nan), plan.split(nan)
         value, err = fn.gradient_directional(plan.u, {b.name: v})
         return plan.split(value), plan.split(err)
     both = plan.columns(along)
@@ -114,7 +118,7 @@ def compare(target, key, kind: str, name: str, d: Derivatives, ref: dict):
     values, err, size = ref[key]
     dtype = target.dtype
     rtol, atol = tolerances.for_column(name, dtype, target.rtol, target.atol, kind="code")
-    largest = float(np.max(size, initial=0.0))
+    largest = float(np.nanmax(size, initial=0.0))
     if d.extra.get(key):  # autograd connects no second derivative here
         resolution = structural.resolution(largest, dtype)
         why = structural.not_differentiable(
@@ -131,5 +135,5 @@ def compare(target, key, kind: str, name: str, d: Derivatives, ref: dict):
         i, j = divmod(int(flat), b.size)
         return f"{a.element(i)}, {b.element(j)}"
     return Comparison(d.values[key], values, rtol=rtol, atol=atol, err=err,
-                      scale=rtol * size,
+                      scale=rtol * size, use=np.isfinite(values),
                       floor=tolerances.floor(dtype, largest), where=where)

@@ -41,10 +41,13 @@ def mismatch(meta, expected) -> str | None:
     return None
 
 
+ZERO = "gradient is zero although finite differences are not"
+
+
 def zero(grad, fd_nonzero: bool) -> str | None:
     """A gradient of exact zeros where finite differences see a slope."""
     if fd_nonzero and grad is not None and not np.any(grad):
-        return "gradient is zero although finite differences are not"
+        return ZERO
     return None
 
 
@@ -55,12 +58,13 @@ def gradient(grad, meta, expected, fd_nonzero: bool) -> str | None:
     return mismatch(meta, expected) or zero(grad, fd_nonzero)
 
 
-def nondeterministic(first, again, dtype: str) -> str | None:
+def nondeterministic(first, again, dtype: str, tolerance: float | None = None) -> str | None:
     """Two runs of the backward pass with the same cotangent must agree: up to 64 ulps of
-    the dtype (atomic adds on a GPU reorder sums)."""
+    the dtype (atomic adds on a GPU reorder sums), or ``tolerance`` (``nondet_tol``)."""
     if first is None or again is None:
         return None
-    tol = 64 * DTYPES[dtype].eps * (np.abs(first) + np.max(np.abs(first), initial=0.0))
+    tol = (64 * DTYPES[dtype].eps * (np.abs(first) + np.max(np.abs(first), initial=0.0))
+           if tolerance is None else tolerance)
     if np.all(np.abs(first - again) <= tol):
         return None
     return f"backward is nondeterministic: two runs differ by {np.max(np.abs(first - again)):.3g}"
@@ -74,3 +78,46 @@ def not_differentiable(fd_nonzero: bool, route: str) -> str | None:
                 "once_differentiable, detach() or non-framework code in backward?) although "
                 "finite differences of the gradient are not zero")
     return None
+
+
+def undefined_outputs(fn) -> tuple[str, str] | None:
+    """Backward through one output alone, the others' gradients undefined (as when a loss
+    uses only the output, not the mean and rstd of a normalization): it must not raise.
+    Returns (why, the output) for the first that raises."""
+    from ..errors import describe
+    leaves = sorted({o.leaf for o in fn.outputs})
+    if len(leaves) < 2:
+        return None
+    for leaf in leaves:
+        cots = [np.ones(o.shape) if o.leaf == leaf else None for o in fn.outputs]
+        try:
+            fn.vjp(None, cotangents=cots)
+        except Exception as exc:  # noqa: BLE001 -- the user's backward raised
+            path = next(o.path for o in fn.outputs if o.leaf == leaf)
+            return (f"backward through {path} alone (the other outputs' gradients undefined) "
+                    f"raised {describe(exc, 200)}", path)
+    return None
+
+
+def zero_cotangents(fn) -> dict:
+    """Backward with every output gradient zero must give zero (or no) gradients:
+    {slot name: why} for those that do not."""
+    grads = fn.vjp(None, cotangents=[np.zeros(o.shape) for o in fn.outputs])
+    return {name: "backward with zero output gradients gives a nonzero gradient "
+                  f"(largest {np.max(np.abs(g)):.3g})"
+            for name, (g, _) in grads.items() if g is not None and np.any(g != 0)}
+
+
+def batched(first: dict, again: dict, dtype: str, what: str) -> dict:
+    """{slot name: why} where a batched result (vmap, is_grads_batched) differs from the
+    same computed one at a time, beyond 64 ulps of the dtype."""
+    out = {}
+    for name, a in first.items():
+        b = again.get(name)
+        if a is None or b is None:
+            continue
+        tol = 64 * DTYPES[dtype].eps * (np.abs(a) + np.max(np.abs(a), initial=0.0))
+        if not np.all(np.abs(a - b) <= tol):
+            out[name] = (f"{what} differs from one at a time by "
+                         f"{np.max(np.abs(a - b)):.3g}")
+    return out

@@ -22,10 +22,11 @@ from ..columns import Derivatives
 from ..errors import GradcheckError, describe
 from ..results import CheckResult, Row
 from . import full, projections, second
+from .call import Call, Slot, convert
 from .function import Function
-from .inputs import Slot, make_inputs
+from .inputs import make_arguments
 from .loader import load
-from .structural import nondeterministic
+from . import structural
 
 @dataclass(frozen=True)
 class Column:
@@ -69,28 +70,43 @@ class CodeTarget:
         self.framework = self._framework(obj)
         self.ad = frameworks.code(self.framework, check.device, check.dtype)
         rng = np.random.default_rng(check.seed)
-        names, arrays, grads = make_inputs(check.inputs, rng, check.dtype)
+        if check.arguments is not None:  # the Python API: the values themselves
+            args, kwargs, names, held = check.arguments
+        else:
+            try:
+                args, kwargs, names, held = make_arguments(check.inputs, check.kwargs, rng,
+                                                           check.input_dtype)
+            except GradcheckError as exc:
+                raise exc.located(field="inputs") from None
+        held = list(held) + list(check.hold)
         param_list = self.ad.prepare(obj, check.init, check.params, check.seed)
-        _check_signature(self.ad.fn, names)
+        _check_signature(self.ad.fn, names, kwargs)
         try:
             if hasattr(self.ad, "build"):  # Keras builds a layer's weights on its first call
-                param_list = self.ad.build(arrays)
+                param_list = self.ad.build(convert(self.ad, args, check.dtype),
+                                           convert(self.ad, kwargs, check.dtype))
         except GradcheckError:
             raise
         except Exception as exc:  # noqa: BLE001 -- raised inside the user's code
             raise GradcheckError(f"calling the code failed: {describe(exc)}") from None
-        params = dict(param_list)
-        slots = [Slot(n, i, a) for i, (n, a) in enumerate(zip(names, arrays)) if n in grads]
-        slots += [Slot(n, n, v) for n, v in param_list]
-        slots = self._wrt(slots, names + [n for n, _ in param_list])
-        self.fn = Function(self.ad, arrays, params, slots, self._fd_dtype(arrays, params),
-                           vmap=check.vmap)
         try:
-            self.m = self.fn({}).size
-        except GradcheckError:
-            raise
-        except Exception as exc:  # noqa: BLE001 -- raised inside the user's code
-            raise GradcheckError(f"calling the code failed: {describe(exc)}") from None
+            call = Call(self.ad, args, kwargs, names, param_list, check.dtype, held, check.wrt)
+        except GradcheckError as exc:
+            raise exc.located(field="wrt" if check.wrt else "inputs") from None
+        slots = call.slots
+        if not slots:
+            raise GradcheckError("nothing to differentiate: no float input or parameter is "
+                                 "differentiated (grad: false, nondiff or wrt left none)",
+                                 field="inputs")
+        self.fn = self._function(call)
+        if not self.fn.outputs:
+            raise GradcheckError("the code returns no differentiable output (a float or "
+                                 "complex tensor): " + ", ".join(self.fn.left_out))
+        self.m = self.fn.size
+        if self.fn.left_out:
+            self.notes.append("outputs not compared (not differentiable): "
+                              + ", ".join(self.fn.left_out))
+        self.mutation = self.fn.mutated()
         self.slots = {s.name: s for s in slots}
         self.full = (all(s.size <= check.full_limit for s in slots)
                      and self.m <= check.full_limit)
@@ -105,8 +121,7 @@ class CodeTarget:
         if check.reference is not None:
             ref_ad = frameworks.code(self.framework, check.device, check.dtype)
             ref_ad.prepare(load(check.reference, check.base), None, False, check.seed)
-            self.reference_fn = Function(ref_ad, arrays, params, slots, self.fn.fd_dtype,
-                                         vmap=check.vmap)
+            self.reference_fn = Function(ref_ad, call, self.fn.fd_dtype, vmap=check.vmap)
         self._columns = ([Column(f"{self.framework}·{m}", m, route=m, framework=True)
                           for m in self.check.modes]
                          + ([Column("reference", "reference", route="rev")]
@@ -143,35 +158,26 @@ class CodeTarget:
                              f"{', '.join(sorted(found)) or 'none of torch, tensorflow, jax'})"
                              ": set backend to torch, tensorflow or jax", field="backend")
 
-    def _wrt(self, slots, known) -> list:
-        if self.check.wrt is None:
-            chosen = slots
-        else:
-            for name in self.check.wrt:
-                if name not in known:
-                    raise GradcheckError(f"cannot differentiate with respect to {name!r}; the "
-                                         f"inputs and parameters are {', '.join(known)}",
-                                         field="wrt")
-            chosen = [s for s in slots if s.name in self.check.wrt]
-        if not chosen:
-            raise GradcheckError("nothing to differentiate: every input has 'grad: false'",
-                                 field="inputs")
-        return chosen
-
-    def _fd_dtype(self, arrays, params) -> str:
-        """float64 for finite differences; float32 where the code cannot run in float64."""
+    def _function(self, call: Call) -> Function:
+        """The code as a function, finite differences in float64 -- or float32 where the
+        code cannot run in float64 (then the check's dtype must not be float64)."""
         try:
-            self.ad.forward(arrays, params, "float64")
-            return "float64"
+            return Function(self.ad, call, "float64", vmap=self.check.vmap)
         except GradcheckError:
             raise
         except Exception as exc:  # noqa: BLE001 -- raised inside the user's code
             if self.check.dtype == "float64":
+                raise GradcheckError(f"calling the code failed: {describe(exc)}") from None
+            try:
+                fn = Function(self.ad, call, "float32", vmap=self.check.vmap)
+            except GradcheckError:
+                raise
+            except Exception:  # noqa: BLE001 -- not in float32 either: the float64 error
                 raise GradcheckError(f"the code does not run in float64: {describe(exc)}") \
                     from None
             self.notes.append(f"finite differences in float32 (the code failed in float64: "
                               f"{type(exc).__name__}); steps and tolerances are float32's")
-            return "float32"
+            return fn
 
     def slot(self, name: str) -> Slot:
         return self.slots[name]
@@ -288,15 +294,36 @@ def _user_code(step, *args):
 
 
 def _rev(target, fn, slots) -> Derivatives:
-    """Backward passes, and the same one run twice: it must not change (nondeterminism)."""
+    """Backward passes, and the structural checks of the backward pass (torch's
+    gradcheck's and more), each failing the rows it concerns with its own reason:
+    the same pass run twice must agree (nondeterminism, up to ``nondet_tol``); batched
+    (is_grads_batched, vmap) must equal one at a time; zero output gradients give zero;
+    one output's gradient alone, the others undefined, must not raise; the inputs must
+    not change."""
     d = (full.rows(fn, slots, target.m) if target.full else
          projections.backward(fn, slots, target.probes))
-    u = np.ones(target.m) if target.full else target.probes.us[0]
+    u = (np.random.default_rng(3).standard_normal(target.m) if target.full
+         else target.probes.us[0])
     first, again = fn.vjp(u), fn.vjp(u)
-    for s in slots:
-        why = nondeterministic(first[s.name][0], again[s.name][0], target.dtype)
+    found = {}
+    if target.full and target.m:
+        batched = {s.name: u @ d.values[(0, (s.name,))] for s in slots}
+        found.update(structural.batched({n: None if g is None else np.ravel(g)
+                                         for n, (g, _) in first.items()}, batched,
+                                        target.dtype, "batched backward (all rows at once)"))
+    found.update(structural.zero_cotangents(fn))
+    undefined = structural.undefined_outputs(fn)
+    if undefined:
+        found.update({s.name: undefined[0] for s in slots})
+    if target.mutation and fn is target.fn:
+        found[target.mutation[0]] = target.mutation[1]
+    for s in slots:  # first among reasons: if two runs differ, nothing else can be trusted
+        why = structural.nondeterministic(first[s.name][0], again[s.name][0], target.dtype,
+                                          target.check.nondet_tol)
         if why:
-            d.failures[(0, (s.name,))] = (why, s.name)
+            found[s.name] = why
+    for name, why in found.items():
+        d.failures[(0, (name,))] = (why, name)
     return d
 
 
@@ -319,8 +346,8 @@ def _merge(into: Derivatives, more: Derivatives) -> None:
         getattr(into, field).update(getattr(more, field))
 
 
-def _check_signature(fn, names: list[str]) -> None:
-    """The inputs must fit the callable's positional parameters (when it tells them)."""
+def _check_signature(fn, names: list[str], kwargs: dict) -> None:
+    """The inputs must fit the callable's parameters (when it tells them)."""
     target = getattr(fn, "forward", None) if hasattr(fn, "parameters") else None
     target = getattr(fn, "call", None) if target is None and hasattr(fn, "trainable_variables") \
         else target
@@ -329,7 +356,7 @@ def _check_signature(fn, names: list[str]) -> None:
     except (TypeError, ValueError):  # builtins, C extensions, custom ops: nothing to check
         return
     try:
-        signature.bind(*names)
+        signature.bind(*names, **kwargs)
     except TypeError as exc:
         raise GradcheckError(f"the inputs ({', '.join(names)}) do not fit the callable's "
                              f"signature {signature}: {exc}", field="inputs") from None
