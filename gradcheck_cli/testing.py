@@ -13,7 +13,7 @@ from .errors import GradcheckError
 from .results import CheckResult, RunResult
 
 OPTIONS = {"init", "rtol", "atol", "expect", "full_limit", "vmap", "order", "wrt", "mode",
-           "methods", "nondet_tol"}
+           "methods", "nondet_tol", "output"}
 _ROOTS = {"torch": "torch", "tensorflow": "tensorflow", "keras": "tensorflow", "jax": "jax",
           "jaxlib": "jax"}
 
@@ -86,10 +86,13 @@ def assert_gradients(fn, *args, kwargs: dict | None = None, backend: str | None 
         reference: a plain implementation whose autodiff gradients must agree.
         dtype: ``float64``, ``float32``, ``float16`` or ``bfloat16`` (default: the
             inputs' dtype when they all have the same one, else float64).
-        nondiff: names (or paths, ``params["w"]``) of float inputs to hold constant.
+        nondiff: names (or paths, ``params["w"]``) of float inputs to hold constant. torch
+            tensors can say it themselves: when some float tensor has requires_grad=True,
+            those without it are held constant, as in torch.autograd.gradcheck.
         options: further spec keys: ``wrt`` (the only inputs to differentiate), ``init``,
             ``rtol``, ``atol``, ``expect``, ``order``, ``mode``, ``methods``,
-            ``full_limit``, ``vmap``, ``nondet_tol``.
+            ``full_limit``, ``vmap``, ``nondet_tol``, ``output`` (a function applied to the
+            output before comparing, as OpInfo's output_process_fn_grad).
 
     Returns:
         The check's result, when it passes.

@@ -208,6 +208,17 @@ class Code:
         _, out = jax.jvp(lambda *p: tuple(f(*p)), tuple(primals), tuple(tans))
         return [_numpy(o) for o in out]
 
+    def jvp_many(self, f, xs, index, tangents):
+        """J v for many tangents of xs[index] in one jax.vmap of jax.jvp, (K, M)."""
+        primals = [self.tensor(x, self.dtype_name) for x in xs]
+
+        def one(t):
+            tans = [jnp.zeros_like(p) for p in primals]
+            tans[index] = t
+            out = jax.jvp(lambda *p: tuple(f(*p)), tuple(primals), tuple(tans))[1]
+            return jnp.concatenate([o.reshape(-1) for o in out])
+        return _numpy(jax.vmap(one)(self.tensor(tangents, self.dtype_name)))
+
     def hvp(self, f, xs, cotangents, tangents, mode="rev"):
         """d/dε ∇(uᵀf)(x + εv): ``rev`` differentiates the vjp with jax.grad, ``fwd`` with
         jax.jvp (forward over reverse)."""

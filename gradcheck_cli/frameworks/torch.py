@@ -210,8 +210,13 @@ class Code:
     def to_numpy(self, t) -> np.ndarray:
         return t if isinstance(t, np.ndarray) else _numpy(t)
 
+    def marked(self, value) -> bool | None:
+        """Whether a tensor the user gave is marked to be differentiated (requires_grad)."""
+        return bool(value.requires_grad) if isinstance(value, torch.Tensor) else None
+
     def tensor(self, array, dtype: str, grad: bool = False):
-        t = torch.as_tensor(np.asarray(array), dtype=DTYPES[dtype], device=self.device)
+        # a copy: code that writes into its input must not write into gradcheck's point
+        t = torch.tensor(np.asarray(array), dtype=DTYPES[dtype], device=self.device)
         return t.requires_grad_(grad)
 
     def passthrough(self, value):
@@ -288,6 +293,25 @@ class Code:
             outs = f(*duals)
             tans = [fwAD.unpack_dual(o).tangent for o in outs]
             return [None if t is None else _numpy(t) for t in tans]
+
+    def jvp_many(self, f, xs: list, index: int, tangents) -> np.ndarray:
+        """J v for many tangents of xs[index] in one vmapped forward pass, (K, M): what
+        torch's gradcheck does for check_batched_forward_grad (its legacy vmap, which
+        batches dual numbers)."""
+        import torch.autograd.forward_ad as fwAD
+        from torch._vmap_internals import _vmap
+        base = [self.tensor(x, self.dtype_name) for x in xs]
+
+        def one(t):
+            with fwAD.dual_level():
+                moved = list(base)
+                moved[index] = fwAD.make_dual(base[index], t)
+                outs = []
+                for o in f(*moved):
+                    tangent = fwAD.unpack_dual(o).tangent
+                    outs.append((torch.zeros_like(o) if tangent is None else tangent).reshape(-1))
+                return torch.cat(outs)
+        return _numpy(_vmap(one)(self.tensor(tangents, self.dtype_name)))
 
     def hvp(self, f, xs: list, cotangents: list, tangents: list, mode: str = "rev") -> list:
         """d/dε ∇(uᵀf)(x + εv) per input: reverse over reverse (``rev``: the backward pass

@@ -29,6 +29,7 @@ class CodeCheck:
     kwargs: dict = field(default_factory=dict)   # the keyword arguments (spec form)
     arguments: tuple | None = None   # (args, kwargs, names, held) given directly (the API)
     hold: tuple = ()                 # names or paths of float inputs held constant
+    output: object = None            # applied to the output before comparing (the API)
     base: Path | None = None
     init: dict | None = None
     params: bool = False
@@ -125,7 +126,7 @@ def build(data: dict, *, raw: dict | None = None, source: str, defaults: dict | 
     check = CodeCheck(
         name=label, source=source, callable=merged["callable"], inputs=inputs, kwargs=kwargs,
         arguments=arguments, hold=tuple(options.listify(merged.get("nondiff")) or ()),
-        input_dtype=input_dtype, base=base,
+        input_dtype=input_dtype, base=base, output=merged.get("output"),
         init=merged.get("init"), params=bool(merged.get("params")),
         reference=merged.get("reference"), full_limit=full_limit,
         vmap=bool(merged.get("vmap", True)), expect=expect, order=order, rtol=rtol, atol=atol,

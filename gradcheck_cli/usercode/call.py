@@ -86,10 +86,12 @@ class Call:
         dtype: the check's dtype; differentiated values are rounded to it.
         hold: names (or paths) of float inputs to hold constant.
         wrt: if given, the only names (or paths) to differentiate.
+        output: a function applied to the call's output before it is compared.
     """
 
-    def __init__(self, code, args, kwargs, names, params, dtype, hold=(), wrt=None):
-        self.code, self.dtype = code, dtype
+    def __init__(self, code, args, kwargs, names, params, dtype, hold=(), wrt=None,
+                 output=None):
+        self.code, self.dtype, self.output = code, dtype, output
         self.leaves: list[Leaf] = []
         self._rebuild = []
         for value, name in zip(args, names):
@@ -103,6 +105,13 @@ class Call:
             self.leaves += leaves
         self.kw_names = list(kwargs)
         self.kinds = [code.kind(leaf.value) for leaf in self.leaves]
+        # torch users mark what to differentiate with requires_grad: when some float input
+        # is marked, the unmarked ones are held constant (as torch.autograd.gradcheck does)
+        marked = [getattr(code, "marked", lambda v: None)(leaf.value) for leaf in self.leaves]
+        if any(m for m, k in zip(marked, self.kinds) if k in ("float", "complex", "sparse")):
+            hold = list(hold) + [leaf.path for leaf, m, k in zip(self.leaves, marked, self.kinds)
+                                 if m is False and k in ("float", "complex", "sparse")
+                                 and not (wrt and _chosen(leaf.path, (), wrt))]
         self.slots: list[Slot] = []
         self.constants: dict[int, np.ndarray] = {}   # float leaves held constant
         self.sparse: dict[int, object] = {}          # leaf -> the sparse tensor's layout

@@ -64,7 +64,25 @@ def forward(fn, slots) -> Derivatives:
         d.values[key] = (np.stack([r[0] for r in results], axis=1) if results
                          else np.zeros((fn.size, 0)))  # (M, k)
         d.extra[key] = (directions, sorted({i for r in results for i in r[1]}))
+        why = _batched_forward(fn, s, directions, d.values[key])
+        if why:
+            d.failures[key] = (why, s.name)
     return d
+
+
+def _batched_forward(fn, slot, directions, one_at_a_time) -> str | None:
+    """Forward mode batched over tangents (vmap) must give what it gives one at a time.
+    Code that cannot be vmapped is not wrong for that: nothing to say then."""
+    try:
+        batched = fn.jvp_many(slot, directions)
+    except Exception:  # noqa: BLE001 -- not vmappable (a custom Function without vmap)
+        return None
+    if batched is None:
+        return None
+    found = structural.batched({slot.name: one_at_a_time.ravel()},
+                               {slot.name: batched.ravel()}, fn.dtype,
+                               "batched forward mode (vmap over tangents)")
+    return found.get(slot.name)
 
 
 def expect(slots, expected: dict) -> Derivatives:

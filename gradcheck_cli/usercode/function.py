@@ -29,9 +29,12 @@ class Function:
         self.outputs, self.left_out = self._sort()
 
     def _raw(self, dtype: str, names: list):
+        post = self.call.output
+
         def g(*xs):
             args, kwargs, params = self.call.arguments(dict(zip(names, xs)), dtype)
-            return self.code.call(args, kwargs, params, dtype)
+            out = self.code.call(args, kwargs, params, dtype)
+            return out if post is None else post(out)
         return g
 
     def _sort(self):
@@ -105,6 +108,16 @@ class Function:
         flat = [np.zeros(self.outputs[i].size) if o is None else np.ravel(o)
                 for i, o in enumerate(outs)]
         return (np.concatenate(flat) if flat else np.zeros(0)), missing
+
+    def jvp_many(self, slot: Slot, directions: np.ndarray) -> np.ndarray | None:
+        """J v for every row of ``directions`` in one batched (vmapped) forward pass, shape
+        (M, K); None where the framework has no batched forward mode."""
+        many = getattr(self.code, "jvp_many", None)
+        if many is None or not len(directions):
+            return None
+        index = [s.name for s in self.slots].index(slot.name)
+        batch = directions.reshape((len(directions), *slot.shape))
+        return many(self.pure(), self.point(), index, batch).T
 
     def hvp(self, u: np.ndarray, v: dict, mode: str) -> dict:
         """d/dε ∇(uᵀF)(x + εv) per slot, v given per slot name (zero where missing)."""

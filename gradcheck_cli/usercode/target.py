@@ -90,7 +90,8 @@ class CodeTarget:
         except Exception as exc:  # noqa: BLE001 -- raised inside the user's code
             raise GradcheckError(f"calling the code failed: {describe(exc)}") from None
         try:
-            call = Call(self.ad, args, kwargs, names, param_list, check.dtype, held, check.wrt)
+            call = Call(self.ad, args, kwargs, names, param_list, check.dtype, held, check.wrt,
+                        check.output)
         except GradcheckError as exc:
             raise exc.located(field="wrt" if check.wrt else "inputs") from None
         slots = call.slots
@@ -245,10 +246,11 @@ class CodeTarget:
                                                 self.dtype)
 
     def row(self, key, verdicts: dict, ref: dict) -> Row:
-        values = ref[key[1][0]][0] if len(key[1]) == 1 else ref[key][0]
-        finite = np.asarray(values)[np.isfinite(values)]
+        values = np.asarray(ref[key[1][0]][0] if len(key[1]) == 1 else ref[key][0])
+        finite = values[np.isfinite(values)]
         return Row(key, self.label(key), float(finite.min()) if finite.size else None,
-                   float(finite.max()) if finite.size else None, verdicts)
+                   float(finite.max()) if finite.size else None, verdicts,
+                   excluded=int(values.size - finite.size))
 
     def result(self, rows, outputs: dict, ref, timings: dict) -> CheckResult:
         check, notes = self.check, list(self.notes)
@@ -266,6 +268,17 @@ class CodeTarget:
             notes.append(f"order 2: the Hessian of {'f' if self.m == 1 else 'uᵀf (u random)'}"
                          f", {what}; ·rev is reverse over reverse, ·fwd forward over reverse, "
                          "against finite differences of the float64 gradient")
+        for s in self.slots.values():
+            if not s.size:
+                notes.append(f"{s.name} has no elements: its gradient is checked only for its "
+                             "shape (nothing to compare)")
+            elif not s.finite.all():
+                bad = np.flatnonzero(~s.finite)
+                notes.append(f"{s.name}: {bad.size} element(s) are ±inf or NaN (e.g. "
+                             f"{s.element(bad[0])}): not moved by finite differences, their "
+                             "derivatives not compared")
+        if self.m == 0:
+            notes.append("the outputs have no elements: nothing to compare")
         unavailable = {}
         for name, d in outputs.items():
             for reason in d.unavailable.values():
@@ -308,10 +321,12 @@ def _rev(target, fn, slots) -> Derivatives:
     found = {}
     if target.full and target.m:
         batched = {s.name: u @ d.values[(0, (s.name,))] for s in slots}
+        terms = {s.name: np.abs(u) @ np.abs(d.values[(0, (s.name,))]) for s in slots}
         found.update(structural.batched({n: None if g is None else np.ravel(g)
                                          for n, (g, _) in first.items()}, batched,
-                                        target.dtype, "batched backward (all rows at once)"))
-    found.update(structural.zero_cotangents(fn))
+                                        target.dtype, "batched backward (all rows at once)",
+                                        target.check.nondet_tol, terms))
+    found.update(structural.zero_cotangents(fn, target.check.nondet_tol))
     undefined = structural.undefined_outputs(fn)
     if undefined:
         found.update({s.name: undefined[0] for s in slots})

@@ -97,3 +97,85 @@ softplus_once = _OnceSoftplus.apply
 # a backward that detaches what it uses: right at order 1, no second derivative
 softplus_detached = _function(torch.nn.functional.softplus,
                               lambda g, x: g * torch.sigmoid(x.detach()))
+
+
+# ----- structural mutants: each breaks one property torch's gradcheck checks -----------
+class _TwoOut(torch.autograd.Function):
+    """sin and cos of x; the backward assumes both output gradients are defined."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.set_materialize_grads(False)  # undefined output gradients arrive as None
+        ctx.save_for_backward(x)
+        return x.sin(), x.cos()
+
+    @staticmethod
+    def backward(ctx, ga, gb):
+        (x,) = ctx.saved_tensors
+        return ga * x.cos() - gb * x.sin()
+
+
+class _TwoOutOk(_TwoOut):
+    @staticmethod
+    def backward(ctx, ga, gb):
+        (x,) = ctx.saved_tensors
+        out = torch.zeros_like(x)
+        if ga is not None:
+            out = out + ga * x.cos()
+        if gb is not None:
+            out = out - gb * x.sin()
+        return out
+
+
+class _Sticky(torch.autograd.Function):
+    """A backward that gives a nonzero gradient for zero output gradients."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return 2 * x * g + 1e-3 * (g == 0).all()
+
+
+class _UnderVmap(torch.autograd.Function):
+    """A backward that computes something else when its gradients are batched."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.sin()
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        k = 1.01 if torch._C._functorch.is_legacy_batchedtensor(g) else 1.0
+        return g * x.cos() * k
+
+
+class _Writes(torch.autograd.Function):
+    """A backward that writes into its saved input."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.exp()
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        grad = g * x.exp()
+        x.data.add_(1.0)
+        return grad
+
+
+two_outputs_bad, two_outputs_ok = _TwoOut.apply, _TwoOutOk.apply
+zero_cotangent_bad = _Sticky.apply
+zero_cotangent_ok = _function(lambda x: x * x, lambda g, x: 2 * x * g)
+batched_bad = _UnderVmap.apply
+batched_ok = _function(torch.sin, lambda g, x: g * torch.cos(x))
+mutates_bad = _Writes.apply
+mutates_ok = _function(torch.exp, lambda g, x: g * torch.exp(x))
