@@ -53,6 +53,8 @@ class Comparison:
         use: which values to compare (False: excluded).
         kink: ``(at_kink, lower, upper)`` arrays: at kinks, the subgradient interval.
         lazy: ``indices -> allowance`` at those indices, added to suspects only.
+        refine: ``indices -> (exclude, at_kink, lower, upper)`` at suspects only: a
+            kink or jump found where a value fails (code: see usercode/kinks.py).
         where: ``index -> text`` naming a value's place (a point, ``x[2, 1]``...).
     """
 
@@ -66,6 +68,7 @@ class Comparison:
     use: np.ndarray | None = None
     kink: tuple | None = None
     lazy: Callable[[np.ndarray], np.ndarray] | None = None
+    refine: Callable[[np.ndarray], tuple] | None = None
     where: Callable[[int], str] | None = None
 
 
@@ -134,6 +137,23 @@ def judge(name: str, c: Comparison) -> Verdict:
     compared = sum(p[0] for p in parts)
     suspect = np.concatenate([p[1] for p in parts])
     error, err_at = max((p[2], p[3]) for p in parts)
+    excluded = 0
+    if suspect.size and c.refine is not None:
+        # a kink or jump where values fail: exclude them, or accept the subgradient interval
+        out, at_kink, lo, hi = c.refine(suspect)
+        use = use.copy()
+        use[suspect[out]] = False
+        excluded = int(np.count_nonzero(out))
+        compared -= excluded
+        if kink is None:
+            kink = (np.zeros(n, dtype=bool), np.zeros(n), np.zeros(n))
+        kink = tuple(np.array(a) for a in kink)
+        kink[0][suspect], kink[1][suspect], kink[2][suspect] = at_kink & ~out, lo, hi
+        suspect = suspect[~out]
+        if compared == 0:
+            return Verdict(name, "n/a", excluded=excluded,
+                           reason="no value to compare: finite differences straddle a kink "
+                                  "or jump at every one")
 
     def allowance(ix):
         return c.lazy(ix) if c.lazy is not None else 0.0
@@ -169,7 +189,7 @@ def judge(name: str, c: Comparison) -> Verdict:
     _, tol_at, _, _ = at_value(at)
     near_zero = at_value(err_at)[3]
     return Verdict(
-        name, "fail" if failed else "pass", compared=compared, wrong=wrong,
+        name, "fail" if failed else "pass", compared=compared, wrong=wrong, excluded=excluded,
         error=float(error) if error >= 0 else None,
         error_kind="abs" if near_zero[0] else "rel",
         worst=at, value=float(value[at]), reference=float(ref[at]),

@@ -17,7 +17,7 @@ COMMON = ("name", "description", "rtol", "atol", "order", "seed", "methods", "wr
           "device", "dtype", "mode", "xfail", "expect")
 EXPRESSION_ONLY = ("f", "let", "at", "grid", "sample", "points")
 CODE_ONLY = ("callable", "init", "inputs", "kwargs", "params", "reference", "full_limit", "vmap",
-             "nondiff", "nondet_tol", "arguments", "output")
+             "nondiff", "nondet_tol", "arguments", "output", "batched")
 
 
 def merge(defaults: dict | None, check: dict, overrides: dict | None) -> dict:

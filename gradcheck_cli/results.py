@@ -20,6 +20,7 @@ class Verdict:
     status: str                      # "pass", "fail" or "n/a" (the method could not apply here)
     compared: int = 0                # values compared
     wrong: int = 0                   # of those, how many are outside their tolerance
+    excluded: int = 0                # values not compared: a stencil across a kink or jump
     error: float | None = None       # worst error: relative, or absolute near zero
     error_kind: str = "rel"
     worst: int | None = None         # index of the point furthest outside tolerance

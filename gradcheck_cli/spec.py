@@ -67,6 +67,7 @@ class CheckSpec(_Common):
     kwargs: dict[str, Any] | None = None
     nondiff: list[str] | str | None = None
     nondet_tol: float | None = None
+    batched: bool | list[str] | str | None = None
     params: bool | None = None
     reference: str | None = None
     full_limit: conint(ge=0) | None = None

@@ -13,7 +13,7 @@ from .errors import GradcheckError
 from .results import CheckResult, RunResult
 
 OPTIONS = {"init", "rtol", "atol", "expect", "full_limit", "vmap", "order", "wrt", "mode",
-           "methods", "nondet_tol", "output"}
+           "methods", "nondet_tol", "output", "batched"}
 _ROOTS = {"torch": "torch", "tensorflow": "tensorflow", "keras": "tensorflow", "jax": "jax",
           "jaxlib": "jax"}
 
@@ -92,7 +92,8 @@ def assert_gradients(fn, *args, kwargs: dict | None = None, backend: str | None 
         options: further spec keys: ``wrt`` (the only inputs to differentiate), ``init``,
             ``rtol``, ``atol``, ``expect``, ``order``, ``mode``, ``methods``,
             ``full_limit``, ``vmap``, ``nondet_tol``, ``output`` (a function applied to the
-            output before comparing, as OpInfo's output_process_fn_grad).
+            output before comparing, as OpInfo's output_process_fn_grad), ``batched``
+            (False, or the modes, ``["rev"]``, whose vmapped form is checked too).
 
     Returns:
         The check's result, when it passes.

@@ -6,7 +6,8 @@ torch_baseline.py), one process runs, on the same sample and in the same run:
 
 * ours: ``gradcheck_cli.assert_gradients(op.gradcheck_wrapper, op.get_op(),
   sample.input, *sample.args, kwargs=sample.kwargs,
-  output=sample.output_process_fn_grad, nondet_tol=op.gradcheck_nondet_tol)``
+  output=sample.output_process_fn_grad, nondet_tol=op.gradcheck_nondet_tol,
+  batched=<the batched checks torch's suite makes for the op>)``
   -- no closure: the arguments go straight through the API, torch tensors with
   requires_grad=True are the ones differentiated (as torch does), everything
   else passes through unchanged; reverse and forward mode, full Jacobian;
@@ -75,7 +76,11 @@ def our_check(op, sample) -> tuple[str, str, float, dict]:
         result = gradcheck_cli.assert_gradients(
             op.gradcheck_wrapper, op.get_op(), sample.input, *sample.args,
             kwargs=dict(sample.kwargs), output=sample.output_process_fn_grad,
-            nondet_tol=op.gradcheck_nondet_tol or None, backend="torch")
+            nondet_tol=op.gradcheck_nondet_tol or None, backend="torch",
+            # the batched forms torch's own suite checks for this op (it knows which
+            # batching rules are missing or wrong)
+            batched=[m for m, on in (("rev", op.check_batched_grad is not False),
+                                     ("fwd", bool(op.check_batched_forward_grad))) if on])
         status, message = result.status, ""
     except AssertionError as exc:
         status, message = "fail", _failures(str(exc))

@@ -47,6 +47,7 @@ class CodeCheck:
     device: str = "cpu"
     seed: int = 0
     nondet_tol: float | None = None  # how far two runs of a backward pass may differ
+    batched: tuple = ("rev", "fwd")  # modes whose batched (vmap) form is checked too
     wrt: tuple | None = None
     xfail: str | None = None
 
@@ -119,6 +120,10 @@ def build(data: dict, *, raw: dict | None = None, source: str, defaults: dict | 
         nondet_tol = merged.get("nondet_tol")
         if nondet_tol is not None:
             nondet_tol = tolerances.user_tolerances(nondet_tol, "nondet_tol")["*"]
+        current = "batched"
+        batched = merged.get("batched", True)
+        batched = (("rev", "fwd") if batched is True else () if batched is False
+                   else tuple(options.modes({"mode": m})[0] for m in options.listify(batched)))
         current = "full_limit"
         full_limit = int(merged.get("full_limit", 2000))
     except GradcheckError as exc:
@@ -131,6 +136,6 @@ def build(data: dict, *, raw: dict | None = None, source: str, defaults: dict | 
         reference=merged.get("reference"), full_limit=full_limit,
         vmap=bool(merged.get("vmap", True)), expect=expect, order=order, rtol=rtol, atol=atol,
         frameworks=frameworks, modes=modes, dtype=dtype, device=device, seed=seed,
-        nondet_tol=nondet_tol,
+        nondet_tol=nondet_tol, batched=batched,
         wrt=tuple(wrt) if wrt else None, xfail=options.expected_failure(merged))
     return CodeTarget(check)

@@ -57,6 +57,7 @@ class CodeTarget:
         self.check = check
         self.name, self.source, self.xfail = check.name, check.source, check.xfail
         self.rtol, self.atol, self.dtype = check.rtol, check.atol, check.dtype
+        self.kinked = {"rough": [], "kink": []}   # elements at or near a kink or jump
         self._ready = False
 
     # ----- preparing: import, instantiate, inputs, one call ----------------------------
@@ -279,6 +280,13 @@ class CodeTarget:
                              "derivatives not compared")
         if self.m == 0:
             notes.append("the outputs have no elements: nothing to compare")
+        kinks, rough = (list(dict.fromkeys(self.kinked[k])) for k in ("kink", "rough"))
+        if kinks:
+            notes.append(f"non-differentiable (kink) at {len(kinks)} element(s), e.g. "
+                         f"{kinks[0]}: any value between the one-sided derivatives is accepted")
+        if rough:
+            notes.append(f"finite differences not used at {len(rough)} element(s) where their "
+                         f"stencil straddles a kink or jump, e.g. {rough[0]}")
         unavailable = {}
         for name, d in outputs.items():
             for reason in d.unavailable.values():
@@ -319,7 +327,7 @@ def _rev(target, fn, slots) -> Derivatives:
          else target.probes.us[0])
     first, again = fn.vjp(u), fn.vjp(u)
     found = {}
-    if target.full and target.m:
+    if target.full and target.m and "rev" in target.check.batched:
         batched = {s.name: u @ d.values[(0, (s.name,))] for s in slots}
         terms = {s.name: np.abs(u) @ np.abs(d.values[(0, (s.name,))]) for s in slots}
         found.update(structural.batched({n: None if g is None else np.ravel(g)
@@ -327,9 +335,7 @@ def _rev(target, fn, slots) -> Derivatives:
                                         target.dtype, "batched backward (all rows at once)",
                                         target.check.nondet_tol, terms))
     found.update(structural.zero_cotangents(fn, target.check.nondet_tol))
-    undefined = structural.undefined_outputs(fn)
-    if undefined:
-        found.update({s.name: undefined[0] for s in slots})
+    found.update(structural.undefined_outputs(fn, target.dtype))
     if target.mutation and fn is target.fn:
         found[target.mutation[0]] = target.mutation[1]
     for s in slots:  # first among reasons: if two runs differ, nothing else can be trusted
@@ -349,7 +355,7 @@ def _reference_impl(target, fn, slots) -> Derivatives:
 
 FIRST = {
     (True, "rev"): _rev, (False, "rev"): _rev,
-    (True, "fwd"): lambda t, fn, slots: full.forward(fn, slots),
+    (True, "fwd"): lambda t, fn, slots: full.forward(fn, slots, "fwd" in t.check.batched),
     (False, "fwd"): lambda t, fn, slots: projections.forward(fn, slots, t.probes),
     (True, "reference"): _reference_impl, (False, "reference"): _reference_impl,
     (True, "expect"): lambda t, fn, slots: full.expect(slots, t.expected),

@@ -43,3 +43,11 @@ def conv_loss(A, K):
     G = jax.nn.relu(F)
     p = jnp.mean(G)
     return jnp.abs(p - 0.01)
+
+
+def mlp_loss_tree(params, batch):
+    """The seed's MLP loss with its parameters as one pytree, the way JAX code holds them."""
+    inputs, targets = batch
+    hidden = jnp.tanh(inputs @ params["hidden"]["w"] + params["hidden"]["b"])
+    preds = hidden @ params["out"]["w"] + params["out"]["b"]
+    return jnp.mean((preds - targets) ** 2)
