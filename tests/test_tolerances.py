@@ -46,5 +46,5 @@ def test_one_safety_factor_and_rows_for_every_dtype():
     assert set(tolerances.DTYPES) == {"float64", "float32", "float16", "bfloat16"}
     for row in tolerances.DTYPES.values():
         assert all(math.isfinite(v) and v >= 0 for v in vars(row).values())
-    assert tolerances.floor("float64", 1e3) == 64 * 2.0 ** -52 * 1e3
+    assert tolerances.floor("float64", 1e3) == 4096 * 2.0 ** -52 * 1e3
     assert tolerances.floor("bfloat16", 1.0) == 2 * 2.0 ** -7

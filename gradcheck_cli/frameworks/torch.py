@@ -127,6 +127,14 @@ def _numpy(t) -> np.ndarray:
     return t.to("cpu", target).contiguous().numpy(force=True).copy()
 
 
+def _strided(t) -> bool:
+    """A tensor whose layout matters beyond its values: not contiguous, or a view into a
+    larger storage."""
+    return (isinstance(t, torch.Tensor) and t.layout == torch.strided and
+            (not t.is_contiguous() or t.storage_offset() != 0 or
+             t.untyped_storage().nbytes() != t.numel() * t.element_size()))
+
+
 def _grads(outs, cots, sources, create_graph=False):
     """torch.autograd.grad over the outputs with a cotangent (None: undefined), allowing
     unused sources; all None when no output is connected to the graph."""
@@ -210,14 +218,33 @@ class Code:
     def to_numpy(self, t) -> np.ndarray:
         return t if isinstance(t, np.ndarray) else _numpy(t)
 
+    def layout_matters(self, value) -> bool:
+        return _strided(value)
+
     def marked(self, value) -> bool | None:
         """Whether a tensor the user gave is marked to be differentiated (requires_grad)."""
         return bool(value.requires_grad) if isinstance(value, torch.Tensor) else None
 
-    def tensor(self, array, dtype: str, grad: bool = False):
+    def tensor(self, array, dtype: str, grad: bool = False, like=None):
         # a copy: code that writes into its input must not write into gradcheck's point
         t = torch.tensor(np.asarray(array), dtype=DTYPES[dtype], device=self.device)
+        if like is not None and _strided(like) and tuple(like.shape) == tuple(t.shape):
+            # non-contiguous, or a view into a larger storage (which as_strided reads):
+            # a copy of that storage, with these values written into the same view
+            storage = like.detach().to(self.device, DTYPES[dtype]).untyped_storage() \
+                if like.dtype != DTYPES[dtype] else like.detach().untyped_storage()
+            base = torch.empty(0, dtype=DTYPES[dtype], device=self.device)
+            view = base.set_(storage.clone(), like.storage_offset(), like.shape, like.stride())
+            with torch.no_grad():
+                view.copy_(t)
+            t = view
         return t.requires_grad_(grad)
+
+    def _inputs(self, xs: list, dtype: str, grad: bool = False) -> list:
+        """Tensors of the differentiated values, each laid out like the tensor the user gave
+        (``self.layouts``, set by the caller): strides, and a view's storage around it."""
+        layouts = getattr(self, "layouts", None) or [None] * len(xs)
+        return [self.tensor(x, dtype, grad, like) for x, like in zip(xs, layouts)]
 
     def passthrough(self, value):
         """An integer or boolean input: numpy arrays become tensors, tensors move to the device."""
@@ -256,7 +283,7 @@ class Code:
     # ----- evaluations of a pure function f(*xs) -> list of tensors --------------------
     def forward(self, f, xs: list, dtype: str) -> list[np.ndarray]:
         with torch.no_grad():
-            outs = f(*[self.tensor(x, dtype) for x in xs])
+            outs = f(*self._inputs(xs, dtype))
         for o in outs:
             if o.dtype != DTYPES[dtype]:
                 raise DtypeMismatch(f"the code returned {o.dtype} for {dtype} inputs")
@@ -267,7 +294,7 @@ class Code:
         autograd tracks (a detached or non-differentiable output does not)."""
         from ..usercode.tree import flatten
         with torch.enable_grad():
-            out = g(*[self.tensor(x, dtype, grad=True) for x in xs])
+            out = g(*self._inputs(xs, dtype, grad=True))
         flags = [isinstance(leaf.value, torch.Tensor) and leaf.value.requires_grad
                  for leaf in flatten(out, "out")[0]]
         return out, flags
@@ -276,7 +303,7 @@ class Code:
         """uᵀJ per input: (gradient or None, (shape, dtype, device) or None); a None
         cotangent is an undefined output gradient."""
         dtype = dtype or self.dtype_name
-        primals = [self.tensor(x, dtype, grad=True) for x in xs]
+        primals = self._inputs(xs, dtype, grad=True)
         outs = f(*primals)
         cots = [None if c is None else torch.as_tensor(c, dtype=o.dtype, device=self.device)
                 for c, o in zip(cotangents, outs)]
@@ -287,9 +314,8 @@ class Code:
         """J v per output (None: the output has no forward-mode tangent)."""
         import torch.autograd.forward_ad as fwAD
         with fwAD.dual_level():
-            duals = [fwAD.make_dual(self.tensor(x, self.dtype_name),
-                                    self.tensor(t, self.dtype_name)) if t is not None
-                     else self.tensor(x, self.dtype_name) for x, t in zip(xs, tangents)]
+            duals = [fwAD.make_dual(x, self.tensor(t, self.dtype_name)) if t is not None else x
+                     for x, t in zip(self._inputs(xs, self.dtype_name), tangents)]
             outs = f(*duals)
             tans = [fwAD.unpack_dual(o).tangent for o in outs]
             return [None if t is None else _numpy(t) for t in tans]
@@ -300,7 +326,7 @@ class Code:
         batches dual numbers)."""
         import torch.autograd.forward_ad as fwAD
         from torch._vmap_internals import _vmap
-        base = [self.tensor(x, self.dtype_name) for x in xs]
+        base = self._inputs(xs, self.dtype_name)
 
         def one(t):
             with fwAD.dual_level():
@@ -317,7 +343,7 @@ class Code:
         """d/dε ∇(uᵀf)(x + εv) per input: reverse over reverse (``rev``: the backward pass
         differentiated by another backward pass) or forward over reverse (``fwd``: the
         backward pass run on dual numbers). None where autograd connects nothing."""
-        primals = [self.tensor(x, self.dtype_name, grad=True) for x in xs]
+        primals = self._inputs(xs, self.dtype_name, grad=True)
         tans = [self.tensor(t, self.dtype_name) for t in tangents]
         cots = [torch.as_tensor(c, device=self.device) for c in cotangents]
         if mode == "fwd":
@@ -341,7 +367,7 @@ class Code:
     # ----- batched: many perturbed inputs, many cotangents, one call -----------
     def forward_many(self, f, xs: list, index: int, batch, dtype: str) -> np.ndarray:
         """F at each of ``batch`` (replacing xs[index]): shape (K, M), via vmap."""
-        base = [self.tensor(x, dtype) for x in xs]
+        base = self._inputs(xs, dtype)
 
         def one(value):
             moved = list(base)
@@ -353,7 +379,7 @@ class Code:
 
     def vjp_many(self, f, xs: list, cotangents: list) -> list:
         """uᵀJ for many u in one backward call (``is_grads_batched``)."""
-        primals = [self.tensor(x, self.dtype_name, grad=True) for x in xs]
+        primals = self._inputs(xs, self.dtype_name, grad=True)
         outs = f(*primals)
         batched = [torch.as_tensor(np.stack([c[i] for c in cotangents]), dtype=o.dtype,
                                    device=self.device) for i, o in enumerate(outs)]

@@ -48,6 +48,7 @@ class CodeCheck:
     seed: int = 0
     nondet_tol: float | None = None  # how far two runs of a backward pass may differ
     batched: tuple = ("rev", "fwd")  # modes whose batched (vmap) form is checked too
+    batched_required: bool = False   # asked for by name: a batched form that raises fails
     wrt: tuple | None = None
     xfail: str | None = None
 
@@ -121,9 +122,9 @@ def build(data: dict, *, raw: dict | None = None, source: str, defaults: dict | 
         if nondet_tol is not None:
             nondet_tol = tolerances.user_tolerances(nondet_tol, "nondet_tol")["*"]
         current = "batched"
-        batched = merged.get("batched", True)
-        batched = (("rev", "fwd") if batched is True else () if batched is False
-                   else tuple(options.modes({"mode": m})[0] for m in options.listify(batched)))
+        given = merged.get("batched")
+        batched = (("rev", "fwd") if given in (None, True) else () if given is False
+                   else tuple(options.modes({"mode": m})[0] for m in options.listify(given)))
         current = "full_limit"
         full_limit = int(merged.get("full_limit", 2000))
     except GradcheckError as exc:
@@ -136,6 +137,6 @@ def build(data: dict, *, raw: dict | None = None, source: str, defaults: dict | 
         reference=merged.get("reference"), full_limit=full_limit,
         vmap=bool(merged.get("vmap", True)), expect=expect, order=order, rtol=rtol, atol=atol,
         frameworks=frameworks, modes=modes, dtype=dtype, device=device, seed=seed,
-        nondet_tol=nondet_tol, batched=batched,
+        nondet_tol=nondet_tol, batched=batched, batched_required=given is not None,
         wrt=tuple(wrt) if wrt else None, xfail=options.expected_failure(merged))
     return CodeTarget(check)

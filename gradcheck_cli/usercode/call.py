@@ -143,6 +143,9 @@ class Call:
             else:
                 self.constants[i] = array
         self.slots += [Slot(name, name, round_to(value, dtype)) for name, value in params]
+        self.recast = [leaf.path for leaf, kind in zip(self.leaves, self.kinds)
+                       if kind in ("float", "complex") and _dtype_of(leaf.value) not in
+                       (None, dtype, {"float64": "complex128", "float32": "complex64"}.get(dtype))]
         self.param_names = [name for name, _ in params]
         self._check_names(hold, wrt)
 
@@ -190,6 +193,16 @@ class Call:
                   code.tensor(next(s.value for s in self.slots if s.name == name), dtype)
                   for name in self.param_names}
         return args, kwargs, params
+
+
+def _dtype_of(value) -> str | None:
+    """'float32' for a float32 array or tensor of any framework; None for numpy inputs
+    drawn by gradcheck (they take the check's dtype)."""
+    if isinstance(value, np.ndarray):
+        return None
+    dtype = getattr(value, "dtype", None)
+    name = getattr(dtype, "name", None)
+    return name if isinstance(name, str) else str(dtype).rsplit(".", 1)[-1]
 
 
 def _chosen(path: str, hold, wrt) -> bool:

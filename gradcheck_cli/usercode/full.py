@@ -44,7 +44,7 @@ def rows(fn, slots, m: int) -> Derivatives:
     return d
 
 
-def forward(fn, slots, batched: bool = True) -> Derivatives:
+def forward(fn, slots, batched: bool = True, required: bool = False) -> Derivatives:
     """J v from forward mode: unit tangents up to FORWARD_COLUMNS elements, random beyond
     (zero on elements that are not finite). The outputs that get no tangent are kept.
 
@@ -64,19 +64,20 @@ def forward(fn, slots, batched: bool = True) -> Derivatives:
         d.values[key] = (np.stack([r[0] for r in results], axis=1) if results
                          else np.zeros((fn.size, 0)))  # (M, k)
         d.extra[key] = (directions, sorted({i for r in results for i in r[1]}))
-        why = _batched_forward(fn, s, directions, d.values[key]) if batched else None
+        why = _batched_forward(fn, s, directions, d.values[key], required) if batched else None
         if why:
             d.failures[key] = (why, s.name)
     return d
 
 
-def _batched_forward(fn, slot, directions, one_at_a_time) -> str | None:
+def _batched_forward(fn, slot, directions, one_at_a_time, required=False) -> str | None:
     """Forward mode batched over tangents (vmap) must give what it gives one at a time.
-    Code that cannot be vmapped is not wrong for that: nothing to say then."""
+    Code that cannot be vmapped is not wrong for that -- unless batching was asked for
+    by name (``batched: [fwd]``)."""
     try:
         batched = fn.jvp_many(slot, directions)
-    except Exception:  # noqa: BLE001 -- not vmappable (a custom Function without vmap)
-        return None
+    except Exception as exc:  # noqa: BLE001 -- not vmappable (a custom Function without vmap)
+        return f"batched forward mode (vmap) raised {describe(exc, 200)}" if required else None
     if batched is None:
         return None
     found = structural.batched({slot.name: one_at_a_time.ravel()},
@@ -110,7 +111,7 @@ class _Case:
             kind="expect" if kind == "expect" else "code")
         self.rel = self.rtol  # code: relative to the terms summed too
         self.largest = float(np.nanmax(np.abs(self.j_fd), initial=0.0))
-        self.floor = tolerances.floor(target.dtype, self.largest)
+        self.floor = target.floor(self.largest)
 
     def elementwise(self, values) -> Comparison:
         fn = self.target.fn
@@ -123,7 +124,7 @@ class _Case:
     def slopes(self, row: int) -> np.ndarray:
         """The elements where finite differences see a slope in this row (beyond their
         error and the dtype's resolution)."""
-        resolution = structural.resolution(self.largest, self.target.dtype)
+        resolution = structural.resolution(self.target, self.largest)
         return np.flatnonzero(np.abs(self.j_fd[row]) > tolerances.FD_SAFETY * self.err[row]
                               + resolution)
 
@@ -159,7 +160,30 @@ def _backward_rows(c: _Case, d: Derivatives, key):
         if why:
             return failed(c.name, why, compared=c.j_fd.size,
                           location=f"{where} → {fn.output_element(k)}")
+    why = _batched_backward(c, d)
+    if why:
+        return failed(c.name, why, compared=c.j_fd.size, location=c.slot.name)
     return c.elementwise(d.values[key])
+
+
+def _batched_backward(c: _Case, d: Derivatives) -> str | None:
+    """The rows, computed all at once (is_grads_batched, vmap), must give what one backward
+    pass gives for a random u: uᵀJ, to the resolution the check has (what finite
+    differences resolve, the code's rounding), and a declared nondeterminism."""
+    if ("one at a time", c.slot.name) not in d.extra:
+        return None
+    u, single = d.extra[("one at a time", c.slot.name)]
+    if single is None:
+        return None
+    rows = d.values[(0, (c.slot.name,))]
+    batched, single = u @ rows, np.ravel(single)
+    err = np.nan_to_num(c.err)
+    tol = (c.rtol * (np.abs(u) @ np.abs(rows) + np.abs(batched)) + c.floor
+           + tolerances.FD_SAFETY * (np.abs(u) @ err) + (c.target.check.nondet_tol or 0.0))
+    gap = np.abs(batched - single)
+    if np.all(gap <= tol):
+        return None
+    return f"batched backward (all rows at once) differs from one at a time by {gap.max():.3g}"
 
 
 def _forward_columns(c: _Case, d: Derivatives, key):

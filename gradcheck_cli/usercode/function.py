@@ -26,6 +26,14 @@ class Function:
         self.slots: list[Slot] = call.slots
         self.dtype = call.dtype
         self.calls = 0
+        # tensors given non-contiguous, or as views into larger storages (as_strided reads
+        # past them): made the same way every time, and one call at a time (vmap would not)
+        matters = getattr(code, "layout_matters", lambda v: False)
+        layouts = [call.leaves[s.leaf].value if isinstance(s.leaf, int) and s.part is None
+                   and matters(call.leaves[s.leaf].value) else None for s in self.slots]
+        if any(t is not None for t in layouts):
+            code.layouts = layouts
+            self.vmap = False
         self.outputs, self.left_out = self._sort()
 
     def _raw(self, dtype: str, names: list):
@@ -136,12 +144,14 @@ class Function:
     def jacobian_rows(self, m: int) -> list:
         """uᵀJ for every unit u: one backward pass per output element (batched if possible)."""
         units = [self.cotangent(u) for u in np.eye(m)]
+        self.batched_error = None
         if self.vmap and m:
             try:
                 rows = self.code.vjp_many(self.pure(), self.point(), units)
                 return [{s.name: g for s, g in zip(self.slots, row)} for row in rows]
-            except Exception:  # noqa: BLE001 -- custom ops that cannot be vmapped: one by one
-                pass
+            except Exception as exc:  # noqa: BLE001 -- ops that cannot be vmapped: one by one
+                from ..errors import describe
+                self.batched_error = describe(exc, 200)
         return [self.vjp(None, cotangents=c) for c in units]
 
     def mutated(self) -> tuple[str, str] | None:

@@ -92,8 +92,7 @@ def compare(target, key, kind: str, name: str, d: Derivatives, ref: dict):
     terms = size + d.terms.get(key, size)
     if kind == "rev":
         g, meta = d.extra[key][0]
-        nonzero = abs(fd[0]) > tolerances.FD_SAFETY * err[0] + structural.resolution(size[0],
-                                                                                     dtype)
+        nonzero = abs(fd[0]) > tolerances.FD_SAFETY * err[0] + structural.resolution(target, size[0])
         why = structural.gradient(g, meta, target.ad.expected_meta(slot.shape), nonzero)
         if why:
             return failed(name, why, compared=PROBES, location=slot.name)
@@ -108,7 +107,7 @@ def compare(target, key, kind: str, name: str, d: Derivatives, ref: dict):
                               location=fn.outputs[i].path)
     return Comparison(d.values[key], fd, rtol=rtol, atol=atol, err=err,
                       scale=rtol * terms,
-                      floor=tolerances.floor(dtype, float(np.max(size))),
+                      floor=target.floor(float(np.max(size))),
                       where=lambda p: f"probe {p} (seed-fixed u, v)")
 
 

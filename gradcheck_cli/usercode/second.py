@@ -120,7 +120,7 @@ def compare(target, key, kind: str, name: str, d: Derivatives, ref: dict):
     rtol, atol = tolerances.for_column(name, dtype, target.rtol, target.atol, kind="code")
     largest = float(np.nanmax(size, initial=0.0))
     if d.extra.get(key):  # autograd connects no second derivative here
-        resolution = structural.resolution(largest, dtype)
+        resolution = structural.resolution(target, largest)
         why = structural.not_differentiable(
             bool(np.any(np.abs(values) > tolerances.FD_SAFETY * err + resolution)),
             ROUTES[kind])
@@ -136,4 +136,4 @@ def compare(target, key, kind: str, name: str, d: Derivatives, ref: dict):
         return f"{a.element(i)}, {b.element(j)}"
     return Comparison(d.values[key], values, rtol=rtol, atol=atol, err=err,
                       scale=rtol * size, use=np.isfinite(values),
-                      floor=tolerances.floor(dtype, largest), where=where)
+                      floor=target.floor(largest), where=where)

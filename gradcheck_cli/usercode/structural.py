@@ -12,11 +12,12 @@ import numpy as np
 from ..tolerances import DTYPES, floor
 
 
-def resolution(largest: float, dtype: str) -> float:
-    """The smallest gradient a dtype resolves next to values of size ``largest`` (a
-    saturated tanh's 1 - tanh² is exactly 0 in bfloat16 while float64 finite differences
-    see 2e-3): what a "zero gradient although finite differences are not" must exceed."""
-    return floor(dtype, largest) + DTYPES[dtype].atol
+def resolution(target, largest: float) -> float:
+    """The smallest gradient the check's dtype resolves next to values of size ``largest``
+    (a saturated tanh's 1 - tanh² is exactly 0 in bfloat16 while float64 finite
+    differences see 2e-3): what a "zero gradient although finite differences are not"
+    must exceed."""
+    return target.floor(largest) + DTYPES[target.dtype].atol
 
 
 def missing(fd_nonzero: bool) -> str | None:

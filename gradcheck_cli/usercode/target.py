@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import frameworks
+from .. import frameworks, tolerances
 from ..columns import Derivatives
 from ..errors import GradcheckError, describe
 from ..results import CheckResult, Row
@@ -105,6 +105,13 @@ class CodeTarget:
             raise GradcheckError("the code returns no differentiable output (a float or "
                                  "complex tensor): " + ", ".join(self.fn.left_out))
         self.m = self.fn.size
+        out = self.fn({})
+        self.scale = max([float(np.max(np.abs(s.value[np.isfinite(s.value)]), initial=0.0))
+                          for s in slots] + [float(np.max(np.abs(out[np.isfinite(out)]),
+                                                          initial=0.0))])
+        if call.recast:
+            self.notes.append(f"checked in {check.dtype} (the check's dtype), given in another "
+                              f"dtype: {', '.join(call.recast)}")
         if self.fn.left_out:
             self.notes.append("outputs not compared (not differentiable): "
                               + ", ".join(self.fn.left_out))
@@ -183,6 +190,14 @@ class CodeTarget:
 
     def slot(self, name: str) -> Slot:
         return self.slots[name]
+
+    def floor(self, largest: float) -> float:
+        """The dtype's resolution at the scale of this check's numbers (its inputs, outputs
+        and the row's derivatives; in half precision, measured, the row's alone): see
+        gradcheck_cli.tolerances."""
+        if self.dtype in tolerances.HALF:
+            return tolerances.floor(self.dtype, float(largest))
+        return tolerances.floor(self.dtype, max(self.scale, float(largest)))
 
     # ----- the pipeline's questions ----------------------------------------------
     def keys(self) -> list:
@@ -328,12 +343,13 @@ def _rev(target, fn, slots) -> Derivatives:
     first, again = fn.vjp(u), fn.vjp(u)
     found = {}
     if target.full and target.m and "rev" in target.check.batched:
-        batched = {s.name: u @ d.values[(0, (s.name,))] for s in slots}
-        terms = {s.name: np.abs(u) @ np.abs(d.values[(0, (s.name,))]) for s in slots}
-        found.update(structural.batched({n: None if g is None else np.ravel(g)
-                                         for n, (g, _) in first.items()}, batched,
-                                        target.dtype, "batched backward (all rows at once)",
-                                        target.check.nondet_tol, terms))
+        # compared with the rows (all computed at once) where finite differences are known
+        for s in slots:
+            d.extra[("one at a time", s.name)] = (u, first[s.name][0])
+        error = getattr(fn, "batched_error", None)
+        if error and target.check.batched_required and fn.vmap:
+            found.update({s.name: f"batched backward (is_grads_batched) raised {error}"
+                          for s in slots})
     found.update(structural.zero_cotangents(fn, target.check.nondet_tol))
     found.update(structural.undefined_outputs(fn, target.dtype))
     if target.mutation and fn is target.fn:
@@ -355,7 +371,8 @@ def _reference_impl(target, fn, slots) -> Derivatives:
 
 FIRST = {
     (True, "rev"): _rev, (False, "rev"): _rev,
-    (True, "fwd"): lambda t, fn, slots: full.forward(fn, slots, "fwd" in t.check.batched),
+    (True, "fwd"): lambda t, fn, slots: full.forward(
+        fn, slots, "fwd" in t.check.batched, t.check.batched_required),
     (False, "fwd"): lambda t, fn, slots: projections.forward(fn, slots, t.probes),
     (True, "reference"): _reference_impl, (False, "reference"): _reference_impl,
     (True, "expect"): lambda t, fn, slots: full.expect(slots, t.expected),
