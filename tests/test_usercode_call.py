@@ -182,6 +182,7 @@ def test_only_non_differentiable_outputs_is_an_error():
     ("two_outputs_bad", "two_outputs_ok", "the other outputs' gradients undefined"),
     ("zero_cotangent_bad", "zero_cotangent_ok", "zero output gradients gives a nonzero"),
     ("batched_bad", "batched_ok", "batched backward"),
+    ("forward_batched_bad", "forward_batched_ok", "batched forward mode"),
     ("mutates_bad", "mutates_ok", "changed input x in place"),
 ])
 def test_structural_mutant_fails_and_twin_passes(bad, ok, reason):

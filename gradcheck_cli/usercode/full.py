@@ -48,42 +48,40 @@ def forward(fn, slots, batched: bool = True, required: bool = False) -> Derivati
     """J v from forward mode: unit tangents up to FORWARD_COLUMNS elements, random beyond
     (zero on elements that are not finite). The outputs that get no tangent are kept.
 
-    (Forward mode is not vmapped: torch.func.vmap over jvp of arbitrary user code has
-    crashed the interpreter.)"""
+    Where the framework batches forward mode (vmap over tangents: torch's legacy vmap of
+    dual numbers, jax.vmap of jax.jvp), every tangent goes in one call, and the first
+    two are also computed one at a time: they must agree (the batched forward check).
+    Elsewhere, or with ``batched`` off, one call per tangent."""
     d = Derivatives()
     for s in slots:
         key = (0, (s.name,))
         directions = (np.eye(s.size) if s.size <= FORWARD_COLUMNS else
                       np.random.default_rng(2).standard_normal((PROBES, s.size)))
         directions = directions * s.finite
+        values, why = None, None
+        if batched and len(directions):
+            try:
+                values = fn.jvp_many(s, directions)
+            except Exception as exc:  # noqa: BLE001 -- not vmappable (a custom Function)
+                if required:
+                    why = f"batched forward mode (vmap) raised {describe(exc, 200)}"
         try:
-            results = [fn.jvp(s, v) for v in directions]
+            singles = [fn.jvp(s, v) for v in (directions if values is None else directions[:2])]
         except Exception as exc:  # noqa: BLE001 -- no forward rule: a reason, not a crash
             d.unavailable[key] = f"forward mode unavailable: {describe(exc, 160)}"
             continue
-        d.values[key] = (np.stack([r[0] for r in results], axis=1) if results
-                         else np.zeros((fn.size, 0)))  # (M, k)
-        d.extra[key] = (directions, sorted({i for r in results for i in r[1]}))
-        why = _batched_forward(fn, s, directions, d.values[key], required) if batched else None
+        one_at_a_time = (np.stack([r[0] for r in singles], axis=1) if singles
+                         else np.zeros((fn.size, 0)))
+        if values is not None and singles:
+            found = structural.batched({s.name: one_at_a_time.ravel()},
+                                       {s.name: values[:, :len(singles)].ravel()}, fn.dtype,
+                                       "batched forward mode (vmap over tangents)")
+            why = why or found.get(s.name)
+        d.values[key] = one_at_a_time if values is None else values  # (M, k)
+        d.extra[key] = (directions, sorted({i for r in singles for i in r[1]}))
         if why:
             d.failures[key] = (why, s.name)
     return d
-
-
-def _batched_forward(fn, slot, directions, one_at_a_time, required=False) -> str | None:
-    """Forward mode batched over tangents (vmap) must give what it gives one at a time.
-    Code that cannot be vmapped is not wrong for that -- unless batching was asked for
-    by name (``batched: [fwd]``)."""
-    try:
-        batched = fn.jvp_many(slot, directions)
-    except Exception as exc:  # noqa: BLE001 -- not vmappable (a custom Function without vmap)
-        return f"batched forward mode (vmap) raised {describe(exc, 200)}" if required else None
-    if batched is None:
-        return None
-    found = structural.batched({slot.name: one_at_a_time.ravel()},
-                               {slot.name: batched.ravel()}, fn.dtype,
-                               "batched forward mode (vmap over tangents)")
-    return found.get(slot.name)
 
 
 def expect(slots, expected: dict) -> Derivatives:

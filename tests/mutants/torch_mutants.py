@@ -179,3 +179,33 @@ batched_bad = _UnderVmap.apply
 batched_ok = _function(torch.sin, lambda g, x: g * torch.cos(x))
 mutates_bad = _Writes.apply
 mutates_ok = _function(torch.exp, lambda g, x: g * torch.exp(x))
+
+
+class _ForwardUnderVmap(torch.autograd.Function):
+    """A forward-mode rule (jvp) that computes something else when its tangents are
+    batched."""
+
+    scale = 1.01
+
+    @classmethod
+    def forward(cls, ctx, x):
+        ctx.save_for_backward(x)
+        ctx.x = x
+        return x.sin()
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * x.cos()
+
+    @classmethod
+    def jvp(cls, ctx, t):
+        k = cls.scale if torch._C._functorch.is_legacy_batchedtensor(t) else 1.0
+        return t * ctx.x.cos() * k
+
+
+class _ForwardUnderVmapOk(_ForwardUnderVmap):
+    scale = 1.0
+
+
+forward_batched_bad, forward_batched_ok = _ForwardUnderVmap.apply, _ForwardUnderVmapOk.apply
