@@ -13,7 +13,9 @@ trusted SymPy trees, never from user text.
 from __future__ import annotations
 
 import keyword
+import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Callable, Sequence
 
 import mpmath
@@ -24,7 +26,6 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import MpmathPrinter
 
 from ..blocks import assemble
-
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,15 @@ class Program:
     def with_outputs(self, outputs: Sequence[sp.Expr]) -> "Program":
         return Program(self.variables, self.lets, tuple(outputs))
 
+    def pruned(self, outputs: Sequence[sp.Expr]) -> "Program":
+        """A program computing ``outputs`` with only the intermediates they use."""
+        needed, lets = set().union(*(o.free_symbols for o in outputs)), []
+        for sym, expr in reversed(self.lets):
+            if sym in needed:
+                lets.append((sym, expr))
+                needed |= expr.free_symbols
+        return Program(self.variables, tuple(reversed(lets)), tuple(outputs))
+
 
 # ----- numpy: float64 over all points at once --------------------------------
 
@@ -71,12 +81,37 @@ def scipy_special(name: str) -> Callable:
     return call
 
 
+def nearest_float(number: sp.Rational) -> float:
+    """The float64 nearest to an exact rational (Python's int / int is correctly rounded),
+    ±inf beyond float64's range."""
+    try:
+        return number.p / number.q
+    except OverflowError:
+        return math.inf if number > 0 else -math.inf
+
+
+class _NumPyPrinter(NumPyPrinter):
+    """Exact constants (the parser keeps 1.24 as 31/25) as the float64 nearest to them,
+    which is what the user's own float64 code holds: 31/25 printed as Python's 31/25
+    would be the same float, but 10**400 would reach numpy as a Python int, and
+    np.sin(2**70) raises (numpy takes an int beyond int64 for an object)."""
+
+    def _print_Rational(self, expr):
+        if expr.is_Integer and abs(expr.p) <= 2 ** 53:
+            return str(expr.p)
+        value = nearest_float(expr)
+        return repr(value) if math.isfinite(value) else self._print(sp.oo if value > 0 else -sp.oo)
+
+    _print_Integer = _print_Rational
+
+
 NUMPY_FUNCS: dict[str, Callable] = {
     "sigmoid": _np_sigmoid,
     "softplus": lambda x: np.logaddexp(0.0, x),
     "relu": lambda x: np.maximum(x, 0.0),
     "cbrt": np.cbrt,
     "erf": scipy_special("erf"),
+    "Heaviside": np.heaviside,  # (x, value at 0)
 }
 
 # ----- mpmath: the high-precision reference, one point at a time --------------
@@ -89,7 +124,36 @@ MPMATH_FUNCS: dict[str, Callable] = {
     "log1p": mpmath.log1p,
     "expm1": mpmath.expm1,
     "sign": mpmath.sign,
+    "Heaviside": lambda x, h0: mpmath.mpf(h0) if x == 0 else mpmath.mpf(x > 0),
 }
+
+
+class _MpmathPrinter(MpmathPrinter):
+    """Exact constants by name, each an mpf computed once (see _mpmath_constants)."""
+
+    def __init__(self, settings, names: dict):
+        super().__init__(settings)
+        self.names = names
+
+    def _print_Rational(self, expr):
+        return self.names.get(expr) or super()._print_Rational(expr)
+
+
+def _mpmath_constants(program: Program) -> dict:
+    """name -> (rational, its mpf) for the program's non-integer constants.
+
+    Printed in place, 31/25 would be mpf(31)/mpf(25), two conversions and a division for
+    every constant at every point: the reference of a network with a thousand decimal
+    weights took twice as long. Each is computed once here, to 40 digits beyond the
+    reference's, and mpmath rounds every operation that uses it to the working precision.
+    """
+    rationals = set()
+    for expr in [e for _, e in program.lets] + list(program.outputs):
+        # both signs: the printer writes x - 241/500*y for x + (-241/500)*y
+        rationals |= {s * r for r in expr.atoms(sp.Rational) if not r.is_Integer for s in (1, -1)}
+    with mpmath.workdps(70):
+        return {f"_k{i}": (r, mpmath.mpf(r.p) / r.q)
+                for i, r in enumerate(sorted(rationals, key=lambda r: (r.q, r.p)))}
 
 
 def _program_cse(program: Program, use_cse: bool):
@@ -126,13 +190,18 @@ def compile_program(program: Program, modules: str = "numpy", *, cse: bool = Tru
         namespace = np if modules == "numpy" else mpmath
         clash = any(hasattr(namespace, v.name) or v.name in table or keyword.iskeyword(v.name)
                     or v.name.startswith("_") for v in program.variables)
-        printer_cls = NumPyPrinter if modules == "numpy" else MpmathPrinter
         # order="none": do not sort the terms of every sum while printing (slow on big programs)
-        printer = printer_cls({"fully_qualified_modules": False, "inline": True,
-                               "allow_unknown_functions": True, "order": "none",
-                               "user_functions": {}})
+        # Heaviside (relu's derivative) called from the tables: SymPy's rewrite of each into
+        # a Piecewise, with exact constants, took 2 of the 3 s to compile a relu network
+        settings = {"fully_qualified_modules": False, "inline": True,
+                    "allow_unknown_functions": True, "order": "none",
+                    "user_functions": {"Heaviside": "Heaviside"}}
+        constants = {} if modules == "numpy" else _mpmath_constants(program)
+        printer = _NumPyPrinter(settings) if modules == "numpy" else \
+            _MpmathPrinter(settings, {r: name for name, (r, _) in constants.items()})
         program._cache[key] = sp.lambdify(
-            list(program.variables), list(program.outputs), modules=[table, modules],
+            list(program.variables), list(program.outputs),
+            modules=[table, {name: v for name, (_, v) in constants.items()}, modules],
             printer=printer, cse=_program_cse(program, cse), dummify=clash)
     return program._cache[key]
 
@@ -204,8 +273,10 @@ def _scale_of(expr: sp.Expr, scales: dict, named: dict | None = None,
               inexact_inputs: bool = False) -> sp.Expr:
     """Linearized bound on the rounding error of ``expr``, in units of eps.
 
-    E(leaf) = 0 for variables and exact numbers, |c| for floats and irrational
-    constants; E(g(a1..an)) = |g| + sum_i |dg/dai| E(ai). This is the running
+    E(leaf) = 0 for variables and numbers float64 holds exactly (integers, dyadic
+    rationals such as 0.5), |c| for every other constant: 1.24 is the exact 31/25 in
+    the tree, rounded when float64 code holds it, like a float or an irrational
+    constant; E(g(a1..an)) = |g| + sum_i |dg/dai| E(ai). This is the running
     error bound of first-order error analysis: it grows with the size of the
     terms (cancellation in an expanded polynomial) and with the conditioning
     of each function (sin of a large argument).
@@ -215,7 +286,7 @@ def _scale_of(expr: sp.Expr, scales: dict, named: dict | None = None,
     named = named or {}
     if (expr.is_Symbol or expr.is_Rational and not expr.is_Integer) and inexact_inputs:
         result = sp.Abs(expr)  # the input (or constant) itself was rounded (to float32...)
-    elif expr.is_Symbol or expr.is_Integer or expr.is_Rational:
+    elif expr.is_Symbol or expr.is_Rational and _exact_in_float64(expr):
         result = sp.S.Zero
     elif expr.is_Number or expr.is_NumberSymbol:
         result = sp.Abs(expr)
@@ -231,6 +302,12 @@ def _scale_of(expr: sp.Expr, scales: dict, named: dict | None = None,
         result = sp.Add(*terms)
     scales[expr] = result
     return result
+
+
+def _exact_in_float64(number: sp.Rational) -> bool:
+    """Does float64 hold the rational exactly (3, 0.5, 2**-60; not 0.1, nor 10**23)?"""
+    value = nearest_float(number)
+    return math.isfinite(value) and Fraction(value) == Fraction(number.p, number.q)
 
 
 def named_values(lets) -> dict:

@@ -17,11 +17,10 @@ import functools
 import time
 
 import numpy as np
-import sympy as sp
 
 from ..blocks import assemble
 from .codegen import error_scale_program, evaluate, evaluate_block
-from .functions import relu, sigmoid, softplus
+from .functions import ENTIRE, breaks_of  # noqa: F401  (ENTIRE re-exported)
 from ..columns import Derivatives, Method
 from ..richardson import richardson
 
@@ -216,16 +215,9 @@ def _over_stencil(st: Stencil, shifts, pointwise, *extra):
     return assemble(block, st.problem.npoints)
 
 
-PIECEWISE = (sp.Abs, sp.sign, sp.Heaviside, sp.Max, sp.Min, relu)
-
-
-# Functions analytic on the whole real line: no kink, jump, pole or branch point anywhere.
-ENTIRE = (sp.exp, sp.sin, sp.cos, sp.sinh, sp.cosh, sp.tanh, sp.atan, sp.asinh, sp.erf,
-          sigmoid, softplus)
-
-
 def is_smooth(program) -> bool:
-    """Smooth at every real point: sums, products, non-negative integer powers and ENTIRE.
+    """Smooth at every real point: sums, products, non-negative integer powers and ENTIRE
+    functions only, so no break quantity (see functions.BREAKS).
 
     Only then can the one-sided analysis be skipped. "No abs or relu" is not
     enough: a pole (1/x, tan), a cusp (cbrt at 0), a singularity with finite
@@ -233,15 +225,77 @@ def is_smooth(program) -> bool:
     negative x axis) sits between two finite values of f, so a central stencil
     that straddles it gives nonsense without ever seeing a NaN.
     """
-    for expr in [e for _, e in program.lets] + list(program.outputs):
-        for node in sp.preorder_traversal(expr):
-            if node.is_Atom or node.is_Add or node.is_Mul or isinstance(node, ENTIRE):
-                continue
-            if node.is_Pow and (node.exp.is_Integer and node.exp >= 0
-                                or node.base.is_Number and node.base > 0):
-                continue  # x**3, 2**x
-            return False
-    return True
+    return breaks_of(program) == []
+
+
+def _break_stencil(problem, order: int) -> Stencil | None:
+    """A stencil of f's break quantities (functions.breaks_of), None if f has a node of
+    unknown kind. Derivatives of f are analytic wherever f is: its breaks serve every order."""
+    key = ("break stencil", order)
+    if key not in problem.cache:
+        quantities = breaks_of(problem.program)
+        problem.cache[key] = None if quantities is None else \
+            Stencil(problem, problem.program.pruned(quantities), order)
+    return problem.cache[key]
+
+
+# Not merely no break within the stencil: near a pole f's derivatives grow like 1/d^k with
+# the distance d, and Richardson's error estimate holds only while its h^4 term is small
+# beside its h^2 term. Half-way to a pole it is not (sin(tan(1.11*y)) at y = 53820, h = 1/4:
+# FD off by 4 times its estimate); a tenth of the way, (h/d)^2 < 1e-2. (No clearance tames
+# sin(tan(u)) right at a pole: there, as for any f faster than its step, FD is on its own.)
+CLEARANCE = 0.1
+
+# Where each stencil reaches, in steps of its order: the one-sided differences (x .. x ± 2h)
+# for first derivatives, the second differences (x ± h/2, x ± h) for second derivatives.
+_REACH = {1: (0.5, -0.5, 1, -1, 2, -2), 2: (0.5, -0.5, 1, -1)}
+
+
+def _break_margin(problem, var: str, order: int) -> np.ndarray | None:
+    """max over f's break quantities u of max_k |u(x + k h) - u(x)| / |u(x)|, k over the
+    stencil's reach along ``var`` (inf where u(x) is 0 or not finite); cached."""
+    key = ("break margin", var, order)
+    if key not in problem.cache:
+        qst = _break_stencil(problem, order)
+        if qst is None or not qst.program.outputs:
+            problem.cache[key] = None if qst is None else np.zeros(problem.npoints)
+            return problem.cache[key]
+        # A network has a quantity per relu: hold (quantities, points) arrays of ~2^20 values.
+        chunk = max(256, (1 << 20) // len(qst.program.outputs))
+
+        def block(sl):
+            margin = np.empty(sl.stop - sl.start)
+            for start in range(sl.start, sl.stop, chunk):
+                part = slice(start, min(start + chunk, sl.stop))
+                u0 = qst.block(part, {})
+                spread = np.zeros_like(u0)
+                for k in _REACH[order]:
+                    spread = np.fmax(spread, np.abs(qst.block(part, {var: k}) - u0))
+                ratio = np.where(np.isfinite(u0) & (u0 != 0), spread / np.abs(u0), np.inf)
+                margin[start - sl.start:part.stop - sl.start] = ratio.max(axis=0)
+            return margin
+        problem.cache[key] = assemble(block, problem.npoints)
+    return problem.cache[key]
+
+
+def clear_of_breaks(problem, var: str, order: int = 1) -> np.ndarray | None:
+    """Points where finite differences of ``order`` along ``var`` (and the one-sided
+    analysis) evaluate f only where it is analytic: no kink, jump, pole or edge in reach.
+
+    Every break quantity u must stay further from 0 than ten times it moves over the
+    stencil (CLEARANCE), so it cannot reach 0 in between unless it turns back within h/2.
+    A mixed partial's stencil moves along two variables at once: its margin is the sum of
+    the two (to first order), and the analysis along ``var`` serves d2/da dvar for every
+    a before it in ``wrt``. None where f has a node of unknown kind.
+    """
+    margin = _break_margin(problem, var, order)
+    if margin is None:
+        return None
+    if order == 2:
+        wrt = list(problem.wrt)
+        others = [_break_margin(problem, a, 2) for a in wrt[:wrt.index(var)]]
+        margin = margin + functools.reduce(np.fmax, others, np.zeros_like(margin))
+    return margin < CLEARANCE
 
 
 def one_sided(st: Stencil, var: str):
@@ -253,6 +307,12 @@ def one_sided(st: Stencil, var: str):
     does not exist and any value between L and R is a subgradient. A side whose
     estimate changes between the two steps has a kink or jump within 2h: the
     central stencil straddles it, so finite differences are not trusted there.
+
+    Differences alone cannot tell a kink near x from truncation, R(s) = f' - s^2 f'''/3 +
+    O(s^3), where h ~ eps^(1/3) max(1, |x|) is large beside f's own length scale: sin(x) at
+    x = 3000 (h = 1/64: R moves by 1e-5 from h to h/2), sin(50 x), x**2 at x = 1e-12 (R
+    moves by 1e-11, f' is 2e-12). So a point whose stencils keep clear of every break
+    (:func:`clear_of_breaks`) is smooth by construction; the differences decide near one.
 
     Returns:
         ``(kind, left, right)``, each of shape (outputs, points).
@@ -266,7 +326,27 @@ def one_sided(st: Stencil, var: str):
     def left(s):
         return (3 * f0 - 4 * st.at({var: -s}) + st.at({var: -2 * s})) / (2 * s * h)
 
-    r_half, r_full, l_half, l_full = right(0.5), right(1), left(0.5), left(1)
+    r_half, l_half = right(0.5), left(0.5)
+    # The analysis of order k - 1 serves derivatives of order k: first derivatives here, or
+    # second ones, whose stencil reaches h2 = eps^(1/4) max(1, |x|), ~20 times further
+    # than these differences (2h): a break seen by neither is still in its reach.
+    order = 1 if st.program is st.problem.program else 2
+    clear = clear_of_breaks(st.problem, var, order)
+    kind = np.full(f0.shape, SMOOTH)
+    if clear is None or not clear.all():  # else nothing to find, nor E(f) to compile
+        kind = _from_differences(st, h, f0, r_half, right(1), l_half, left(1))
+        if clear is not None:
+            if order == 2:
+                kind[(kind == SMOOTH) & ~clear] = ROUGH
+            kind[:, clear] = SMOOTH
+    # A stencil point beyond a domain edge makes the stencil unusable -- unless f itself is
+    # not finite at the point: then float64 evaluation is broken and FD fails "non-finite".
+    kind[~np.isfinite(r_half + l_half) & np.isfinite(f0)] = ROUGH
+    return kind, l_half, r_half
+
+
+def _from_differences(st: Stencil, h, f0, r_half, r_full, l_half, l_full) -> np.ndarray:
+    """The classes from the one-sided differences alone (see :func:`one_sided`)."""
     noise = 64 * EPS * st.scale() / h
     with np.errstate(all="ignore"):
         typical = np.nanmedian(np.abs(r_half), axis=1, keepdims=True)
@@ -281,12 +361,8 @@ def one_sided(st: Stencil, var: str):
     steady = np.abs(j_full - j_half) <= 0.1 * np.abs(j_half) + noise
     kind = np.full(f0.shape, SMOOTH)
     kind[jump & steady] = KINK
-    # A stencil point beyond a domain edge makes the stencil unusable -- unless f itself is
-    # not finite at the point: then float64 evaluation is broken and FD fails "non-finite".
-    off_edge = ~np.isfinite(r_half + l_half) & np.isfinite(f0)
     kind[((jump & ~steady) | unstable_r | unstable_l) & np.isfinite(r_half + l_half)] = ROUGH
-    kind[off_edge] = ROUGH
-    return kind, l_half, r_half
+    return kind
 
 
 class FiniteDifferences(Method):

@@ -143,6 +143,79 @@ FUNCTIONS: dict[str, tuple[tuple[int, ...], object]] = {
 
 CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "e": sp.E}
 
-# SymPy classes that only ever appear in derivatives, never in user input.
-__all__ = ["FUNCTIONS", "CONSTANTS", "sigmoid", "softplus", "relu", "cbrt",
-           "log1p", "expm1", "log2", "log10"]
+# ----- where each function stops being smooth ----------------------------------
+
+# Analytic on the whole real line: no kink, jump, pole or branch point anywhere.
+ENTIRE = (sp.exp, sp.sin, sp.cos, sp.sinh, sp.cosh, sp.tanh, sp.atan, sp.asinh, sp.erf,
+          expm1, sigmoid, softplus)
+
+
+def _pairs(*args):
+    # max/min: a kink wherever two arguments tie
+    return [a - b for i, a in enumerate(args) for b in args[i + 1:]]
+
+
+# function -> the quantities whose zeros are its kinks, jumps, poles, cusps, branch points
+# and domain edges; away from those zeros it is analytic. One line per function.
+BREAKS = {
+    sp.Abs: lambda u: [u],
+    sp.sign: lambda u: [u],
+    sp.Heaviside: lambda u, *h0: [u],
+    relu: lambda u: [u],
+    sp.Max: _pairs,
+    sp.Min: _pairs,
+    sp.log: lambda u: [u],
+    log2: lambda u: [u],
+    log10: lambda u: [u],
+    log1p: lambda u: [1 + u],
+    cbrt: lambda u: [u],
+    sp.tan: lambda u: [sp.cos(u)],
+    sp.asin: lambda u: [1 - u, 1 + u],
+    sp.acos: lambda u: [1 - u, 1 + u],
+    sp.atanh: lambda u: [1 - u, 1 + u],
+    sp.acosh: lambda u: [u - 1],
+    # the cut along x < 0 and the origin lie on y = 0; x too, to be safe near the origin
+    sp.atan2: lambda y, x: [y, x],
+}
+
+
+def breaks(node: sp.Expr) -> list | None:
+    """The quantities whose zeros are where ``node`` itself (not its arguments) is not
+    analytic: [] for sums, products, entire functions and smooth powers; None for a node
+    of unknown kind, about which nothing can be said."""
+    if node.is_Atom or node.is_Add or node.is_Mul or isinstance(node, ENTIRE):
+        return []
+    if node.is_Pow:
+        base, exp = node.args
+        if exp.is_Integer and exp >= 0 or base.is_number and base.is_positive:
+            return []  # x**3, 2**x
+        return [base]  # 1/x, sqrt(x), x**1.5, x**y: a pole, a branch point or an edge at 0
+    rule = BREAKS.get(type(node))
+    return None if rule is None else rule(*node.args)
+
+
+def breaks_of(program) -> list | None:
+    """The quantities whose zeros are a program's kinks, jumps, poles and edges,
+    deduplicated, constants dropped; None if a node is of unknown kind. Cached."""
+    if "breaks" not in program._cache:
+        found, seen = {}, set()
+        for expr in [e for _, e in program.lets] + list(program.outputs):
+            nodes = sp.preorder_traversal(expr)
+            for node in nodes:
+                if node in seen:  # a shared subtree is walked once
+                    nodes.skip()
+                    continue
+                seen.add(node)
+                quantities = breaks(node)
+                if quantities is None or any(u.is_number and u.is_zero for u in quantities):
+                    found = None  # a node of unknown kind, or abs(0): nothing can be proved
+                    break
+                found.update((u, None) for u in quantities if not u.is_number)
+            if found is None:
+                break
+        program._cache["breaks"] = None if found is None else list(found)
+    return program._cache["breaks"]
+
+
+__all__ = ["FUNCTIONS", "CONSTANTS", "ENTIRE", "BREAKS", "breaks", "breaks_of", "sigmoid",
+           "softplus", "relu", "cbrt", "log1p", "expm1", "log2", "log10"]

@@ -14,8 +14,12 @@ from __future__ import annotations
 import ast
 import math
 import re
+from decimal import Decimal, localcontext
+from fractions import Fraction
 
 import sympy as sp
+from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.str import StrPrinter
 
 from ..errors import GradcheckError
 from .functions import CONSTANTS, FUNCTIONS
@@ -24,6 +28,9 @@ MAX_LENGTH = 20_000
 # Exact integer powers beyond this are refused: 10**10**10 would make SymPy
 # build a ten-billion-digit integer.
 MAX_EXACT_EXPONENT = 4096
+
+_FLOAT64_MAX = sp.Rational(2 ** 1024 - 2 ** 971)  # the largest finite float64
+_MAX_BITS = 4096  # of an exact constant's numerator or denominator: 1e-320 needs 1,063
 
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -108,7 +115,7 @@ def parse(text, *, names: dict[str, sp.Symbol] | None = None,
         raise GradcheckError(f"cannot parse {text!r}: {exc.msg}{col}") from None
     except (RecursionError, MemoryError, ValueError):
         raise GradcheckError(f"cannot parse {text!r}: nested too deeply") from None
-    builder = _Builder(text, names or {})
+    builder = _Builder(text, source.strip(), names or {})
     body = tree.body
     try:
         if isinstance(body, (ast.List, ast.Tuple)):
@@ -123,8 +130,9 @@ def parse(text, *, names: dict[str, sp.Symbol] | None = None,
 
 
 class _Builder:
-    def __init__(self, text: str, names: dict[str, sp.Symbol]):
+    def __init__(self, text: str, source: str, names: dict[str, sp.Symbol]):
         self.text = text
+        self.source = source  # what ast parsed: node offsets point into it
         self.names = names
 
     def error(self, node: ast.AST, message: str) -> GradcheckError:
@@ -136,6 +144,15 @@ class _Builder:
         if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
             raise GradcheckError(f"in {self.text!r}: the expression is undefined "
                                  "(division by zero or an infinite constant)")
+        # Exact constants do not overflow, but no float64 program could hold 1e200*1e200,
+        # and 0.123**4000 would carry 3,600 digits (more than Python prints) for nothing.
+        for number in expr.atoms(sp.Rational):
+            if max(number.p.bit_length(), number.q.bit_length()) > _MAX_BITS:
+                raise GradcheckError(f"in {self.text!r}: a numeric constant needs more than "
+                                     f"{_MAX_BITS} bits exactly (a power such as 0.123**4000)")
+            if abs(number) > _FLOAT64_MAX:
+                raise GradcheckError(f"in {self.text!r}: the constant {to_text(number)} is "
+                                     "beyond float64's range (1.8e308)")
         return expr
 
     def build(self, node: ast.AST) -> sp.Expr:
@@ -173,8 +190,31 @@ class _Builder:
         if isinstance(value, float):
             if not math.isfinite(value):
                 raise self.error(node, f"number {value!r} is not finite")
-            return sp.Float(value)
+            return self.decimal(node, value)
         return sp.Integer(value)
+
+    def decimal(self, node: ast.Constant, value: float) -> sp.Rational:
+        """The exact value of a decimal literal, from its text as written.
+
+        Exact rationals, not Floats: SymPy folds Floats as it builds the tree, each fold
+        rounded to 53 bits (exp(0.5*(x - 1.24)) became 0.537944437594674*exp(0.5*x)), so
+        the reference differentiated another function -- by an ulp, which sin of a large
+        argument turns into 1e-10. Rationals are never rounded: exp(31/50) stays exp(31/50),
+        0.5*(x - 1.24) is exactly x/2 - 31/50, 2.0 is the integer 2 (x**2.0 is x**2),
+        0.5 is 1/2 (x**0.5 is sqrt(x)). Floats of higher precision would still be folded
+        (exp of a Float is a Float) and print with all their digits. The text, not the
+        float: "0.1000000000000000055511" keeps digits that the float 0.1 drops. Float64
+        code gets each constant's nearest float64 (codegen), as the user's own code would.
+        """
+        text = ast.get_source_segment(self.source, node) or repr(value)
+        text = text.replace("_", "")
+        if value == 0.0:
+            if re.search("[1-9]", re.split("[eE]", text)[0]):
+                raise self.error(node, f"number {text} is too small for float64 (it rounds "
+                                       "to 0); write 0 if that is meant")
+            return sp.S.Zero
+        exact = Fraction(text)
+        return sp.Rational(exact.numerator, exact.denominator)
 
     def name(self, node: ast.Name) -> sp.Expr:
         ident = node.id
@@ -216,3 +256,84 @@ class _Builder:
             return builder(*args)
         except (TypeError, ValueError, ArithmeticError) as exc:
             raise self.error(node, f"{fname}(): {exc}") from None
+
+
+# ----- printing ---------------------------------------------------------------
+
+def decimal_text(number: sp.Rational) -> str | None:
+    """A rational whose denominator divides a power of ten, as the decimal a user
+    writes (31/25 -> "1.24", 1/10**20 -> "1e-20"); None for 1/3 and the like."""
+    q = number.q
+    for factor in (2, 5):
+        while q % factor == 0:
+            q //= factor
+    if q != 1:
+        return None
+    if number.is_Integer and abs(number.p) < 10 ** 16:
+        return str(number.p)
+    # Exact: the quotient has at most as many digits as numerator and denominator together.
+    with localcontext() as ctx:
+        ctx.prec = len(str(abs(number.p))) + len(str(number.q)) + 2
+        value = (Decimal(number.p) / Decimal(number.q)).normalize()
+    sign, digits, exponent = value.as_tuple()[0], value.as_tuple()[1], value.adjusted()
+    digits = "".join(map(str, digits))
+    sign = "-" if sign else ""
+    if -5 < exponent < 16:  # where Python's repr of a float writes it out, 1e16 beyond
+        if exponent < 0:
+            return f"{sign}0.{'0' * (-exponent - 1)}{digits}"
+        return f"{sign}{digits[:exponent + 1]}.{digits[exponent + 1:]}"
+    mantissa = digits[0] + (f".{digits[1:]}" if len(digits) > 1 else "")
+    return f"{sign}{mantissa}e{exponent}"
+
+
+class _Printer(StrPrinter):
+    """SymPy's str(), with decimal constants as decimals: 1.24*x, not 31*x/25."""
+
+    def _print_Rational(self, expr):
+        return decimal_text(expr) or super()._print_Rational(expr)
+
+    _print_Integer = _print_Rational
+
+    def _print_Mul(self, expr):
+        coeff, rest = expr.as_coeff_Mul()
+        text = decimal_text(coeff) if coeff.is_Rational and not coeff.is_Integer else None
+        if text is None or rest is sp.S.One:
+            return super()._print_Mul(expr)
+        # str() would split 31/25 into 31 in the numerator and 25 in the denominator
+        return f"{text}*{self.parenthesize(rest, PRECEDENCE['Mul'], strict=True)}"
+
+    def _print_Pow(self, expr, rational=False):
+        exp = expr.exp
+        if expr.base.is_Rational and expr.base > 0 and decimal_text(expr.base):
+            # 2.5**x, not (2.5)**x
+            return f"{decimal_text(expr.base)}**{self.parenthesize(exp, PRECEDENCE['Pow'])}"
+        if exp.is_Rational and not exp.is_Integer and exp not in (sp.S.Half, -sp.S.Half):
+            text = decimal_text(exp)
+            if text is not None:  # x**1.5, not x**(3/2)
+                base = self.parenthesize(expr.base, PRECEDENCE["Pow"], strict=False)
+                return f"{base}**{text}" if exp > 0 else f"{base}**({text})"
+        return super()._print_Pow(expr, rational)
+
+
+def to_text(expr) -> str:
+    """How an expression is shown to users: like ``str()``, but a decimal literal prints
+    as written (``exp(0.5*x - 0.62)``), not as the exact fraction the parser keeps."""
+    return _Printer().doprint(expr)
+
+
+def with_decimals(expr):
+    """The expression with each decimal constant as a Float of exactly its digits, for
+    SymPy's other printers (``sp.pretty``, ``sp.latex``): 31/25 shows as 1.24 there too.
+    For display only: the Floats are not evaluated (no folding), and sqrt stays sqrt."""
+    def rebuild(e):
+        if e.is_Rational:
+            text = decimal_text(e) if not e.is_Integer else None
+            if text is None:
+                return e
+            digits = len(re.sub(r"[-.]|e.*", "", text).lstrip("0"))
+            return sp.Float(text, max(digits, 1))
+        if e.is_Pow and e.exp in (sp.S.Half, -sp.S.Half):  # sqrt(x), not x**0.5
+            return sp.Pow(rebuild(e.base), e.exp)
+        return e.func(*(rebuild(a) for a in e.args)) if e.args else e
+    with sp.evaluate(False):
+        return rebuild(expr)

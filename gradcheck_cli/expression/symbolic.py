@@ -27,7 +27,7 @@ def _tangents(expr: sp.Expr, wrt, tangents: dict, named: dict) -> dict:
     times u's tangents, so g'(u) is not rebuilt for every variable.
     """
     if isinstance(expr, sp.Function) and len(expr.args) == 1 and not expr.args[0].is_Atom:
-        outer = no_delta(expr.fdiff(1)).xreplace(named)
+        outer = _outer(expr).xreplace(named)
         inner = _tangents(expr.args[0], wrt, tangents, named)
         return {w: outer * inner[w] for w in wrt}
     if isinstance(expr, sp.Add):  # linear: the sum of the terms' tangents
@@ -63,6 +63,16 @@ def _tangents(expr: sp.Expr, wrt, tangents: dict, named: dict) -> dict:
             if ds.get(w, 0) != 0:
                 result[w].append(partial * ds[w])
     return {w: sp.Add(*terms) for w, terms in result.items()}
+
+
+def _outer(expr: sp.Function) -> sp.Expr:
+    """g'(u) for g(u). SymPy's sign has no fdiff (it gives an unevaluated Subs that no
+    printer takes): differentiate it through a dummy argument instead."""
+    outer = expr.fdiff(1)
+    if outer.has(sp.Derivative, sp.Subs):
+        d = sp.Dummy(real=True)
+        outer = expr.func(d).diff(d).xreplace({d: expr.args[0]})
+    return no_delta(outer)
 
 
 def _differentiate(variables, lets, targets, wrt):
