@@ -20,6 +20,7 @@ from ..judge import Comparison
 from ..results import CheckResult, Row, _fmt
 from . import finite_diff as fdm
 from .codegen import Program, error_scale_program, evaluate
+from .parse import to_text
 from .symbolic import REFERENCE_DPS, REFERENCE_MAX_POINTS, derivative_program, reference, \
     values_program
 
@@ -80,8 +81,8 @@ class ExpressionTarget:
         problem = self.problem
         return CheckResult(
             name=problem.name, source=problem.source,
-            expression=[str(e) for e in problem.program.outputs],
-            lets={str(sym): str(e) for sym, e in problem.program.lets},
+            expression=[to_text(e) for e in problem.program.outputs],
+            lets={str(sym): to_text(e) for sym, e in problem.program.lets},
             variables=problem.variable_names, wrt=list(problem.wrt), order=problem.order,
             npoints=problem.npoints, methods=list(outputs), rows=rows, notes=ref.notes(),
             timings=timings, method_info={k: d.info for k, d in outputs.items() if d.info},

@@ -117,6 +117,9 @@ def detect(*objects) -> set[str]:
     import types
     found = set()
     for obj in objects:
+        root = (getattr(obj, "__module__", None) or "").split(".")[0]  # torch.max, jnp.sin
+        if root in _ROOTS and not isinstance(obj, type):
+            found.add(_ROOTS[root])
         for cls in (obj if isinstance(obj, type) else type(obj)).__mro__:
             root = cls.__module__.split(".")[0]
             if root in _ROOTS and root in sys.modules:

@@ -11,6 +11,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from ..expression.parse import to_text, with_decimals
 from . import fmt
 
 
@@ -60,13 +61,15 @@ def renderables(e, *, latex: bool = False) -> list:
         paths = e.chains.get(w) or []
         if paths and any(len(p) > 1 for p in paths):
             names = " + ".join(" · ".join(f"∂{a}/∂{b}" for a, b, _ in p) for p in paths)
-            values = " + ".join(" · ".join(f"({sp.sstr(d)})" for _, _, d in p) for p in paths)
+            values = " + ".join(" · ".join(f"({to_text(d)})" for _, _, d in p) for p in paths)
             sym.add_row(f"chain rule: ∂f/∂{w} = {names}")
             sym.add_row(f"          = {values}")
-        text = sp.latex(raw) if latex else sp.pretty(raw, use_unicode=True)
+        shown = with_decimals(raw)  # a decimal literal reads 1.24, not 31/25
+        text = sp.latex(shown) if latex else sp.pretty(shown, use_unicode=True)
         sym.add_row(f"∂f/∂{w} =\n{text}")
         if simplified != raw:
-            text = sp.latex(simplified) if latex else sp.pretty(simplified, use_unicode=True)
+            shown = with_decimals(simplified)
+            text = sp.latex(shown) if latex else sp.pretty(shown, use_unicode=True)
             sym.add_row(f"simplified:\n{text}")
     out.append(sym)
 

@@ -144,10 +144,11 @@ class Function:
     def jacobian_rows(self, m: int) -> list:
         """uᵀJ for every unit u: one backward pass per output element (batched if possible)."""
         units = [self.cotangent(u) for u in np.eye(m)]
-        self.batched_error = None
-        if self.vmap and m:
+        self.batched_error, self.rows_batched = None, False
+        if self.vmap and m and hasattr(self.code, "vjp_many"):
             try:
                 rows = self.code.vjp_many(self.pure(), self.point(), units)
+                self.rows_batched = True
                 return [{s.name: g for s, g in zip(self.slots, row)} for row in rows]
             except Exception as exc:  # noqa: BLE001 -- ops that cannot be vmapped: one by one
                 from ..errors import describe

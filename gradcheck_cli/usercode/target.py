@@ -342,10 +342,11 @@ def _rev(target, fn, slots) -> Derivatives:
          else target.probes.us[0])
     first, again = fn.vjp(u), fn.vjp(u)
     found = {}
-    if target.full and target.m and "rev" in target.check.batched:
+    if target.full and target.m and "rev" in target.check.batched and fn.rows_batched:
         # compared with the rows (all computed at once) where finite differences are known
         for s in slots:
             d.extra[("one at a time", s.name)] = (u, first[s.name][0])
+    if target.full and target.m and "rev" in target.check.batched:
         error = getattr(fn, "batched_error", None)
         if error and target.check.batched_required and fn.vmap:
             found.update({s.name: f"batched backward (is_grads_batched) raised {error}"
