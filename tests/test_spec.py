@@ -102,7 +102,6 @@ def test_xfail_limited_to_dtypes():
 
 def test_xfail_dtype_is_validated(tmp_path):
     from gradcheck_cli.api import load_spec
-    from gradcheck_cli.errors import GradcheckError
     path = tmp_path / "s.yaml"
     path.write_text("checks:\n  - f: x\n    at: {x: 1}\n    xfail: {reason: r, dtype: [float8]}\n")
     (row,) = load_spec(path)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import inspect
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -23,29 +22,10 @@ from ..errors import GradcheckError, describe
 from ..results import CheckResult, Row
 from . import full, projections, second
 from .call import Call, Slot, convert
+from .columns import Column, compute, expectations
 from .function import Function
 from .inputs import make_arguments
 from .loader import load
-from . import structural
-
-@dataclass(frozen=True)
-class Column:
-    """One column of a code check.
-
-    Attributes:
-        name: its title (``torch·rev``).
-        kind: what it computes at order 1: ``rev`` (backward passes, with the structural
-            checks), ``fwd`` (forward passes), ``reference`` (a plain implementation's
-            backward passes), ``expect`` (the user's gradient).
-        route: how it gives second derivatives (``rev``: reverse over reverse, ``fwd``:
-            forward over reverse), or None.
-        framework: the framework's own autodiff (its version, device, dtype reported).
-    """
-
-    name: str
-    kind: str
-    route: str | None = None
-    framework: bool = False
 
 
 class CodeTarget:
@@ -121,7 +101,7 @@ class CodeTarget:
                      and self.m <= check.full_limit)
         self.probes = None if self.full else projections.Probes(rng, self.m, slots)
         self.second = second.Plan(rng, self.m, slots) if check.order >= 2 else None
-        self.expected = _expectations(check.expect, self.slots)
+        self.expected = expectations(check.expect, self.slots)
         if self.expected and not self.full:
             raise GradcheckError("'expect' for code needs the full Jacobian: inputs of at "
                                  f"most {check.full_limit} elements (or raise 'full_limit')",
@@ -217,21 +197,12 @@ class CodeTarget:
 
     def _compute(self, column: Column) -> Derivatives:
         start = time.perf_counter()
-        slots = list(self.slots.values())
-        fn = self.reference_fn if column.kind == "reference" else self.fn
-        first = FIRST[(self.full, column.kind)](self, fn, slots)
-        if self.second is not None:
-            if column.route is None:
-                first.unavailable.update({k: f"{column.name} gives gradients (order 1)"
-                                          for k in self.second.keys()})
-            else:
-                _merge(first, second.column(fn, self.second, column.route))
-        first.seconds = time.perf_counter() - start
+        d = compute(self, column)
+        d.seconds = time.perf_counter() - start
         if column.framework:
-            first.info = {"framework": self.framework, "version": self.ad.version,
-                          "device": self.ad.device_name, "dtype": self.dtype,
-                          "mode": column.kind}
-        return first
+            d.info = {"framework": self.framework, "version": self.ad.version,
+                      "device": self.ad.device_name, "dtype": self.dtype, "mode": column.kind}
+        return d
 
     def reference(self, outputs: dict) -> dict:
         return _user_code(self._reference)
@@ -329,62 +300,6 @@ def _user_code(step, *args):
         raise GradcheckError(f"running the code raised {describe(exc)}") from None
 
 
-def _rev(target, fn, slots) -> Derivatives:
-    """Backward passes, and the structural checks of the backward pass (torch's
-    gradcheck's and more), each failing the rows it concerns with its own reason:
-    the same pass run twice must agree (nondeterminism, up to ``nondet_tol``); batched
-    (is_grads_batched, vmap) must equal one at a time; zero output gradients give zero;
-    one output's gradient alone, the others undefined, must not raise; the inputs must
-    not change."""
-    d = (full.rows(fn, slots, target.m) if target.full else
-         projections.backward(fn, slots, target.probes))
-    u = (np.random.default_rng(3).standard_normal(target.m) if target.full
-         else target.probes.us[0])
-    first, again = fn.vjp(u), fn.vjp(u)
-    found = {}
-    if target.full and target.m and "rev" in target.check.batched and fn.rows_batched:
-        # compared with the rows (all computed at once) where finite differences are known
-        for s in slots:
-            d.extra[("one at a time", s.name)] = (u, first[s.name][0])
-    if target.full and target.m and "rev" in target.check.batched:
-        error = getattr(fn, "batched_error", None)
-        if error and target.check.batched_required and fn.vmap:
-            found.update({s.name: f"batched backward (is_grads_batched) raised {error}"
-                          for s in slots})
-    found.update(structural.zero_cotangents(fn, target.check.nondet_tol))
-    found.update(structural.undefined_outputs(fn, target.dtype))
-    if target.mutation and fn is target.fn:
-        found[target.mutation[0]] = target.mutation[1]
-    for s in slots:  # first among reasons: if two runs differ, nothing else can be trusted
-        why = structural.nondeterministic(first[s.name][0], again[s.name][0], target.dtype,
-                                          target.check.nondet_tol)
-        if why:
-            found[s.name] = why
-    for name, why in found.items():
-        d.failures[(0, (name,))] = (why, name)
-    return d
-
-
-def _reference_impl(target, fn, slots) -> Derivatives:
-    return (full.rows(fn, slots, target.m) if target.full else
-            projections.backward(fn, slots, target.probes))
-
-
-FIRST = {
-    (True, "rev"): _rev, (False, "rev"): _rev,
-    (True, "fwd"): lambda t, fn, slots: full.forward(
-        fn, slots, "fwd" in t.check.batched, t.check.batched_required),
-    (False, "fwd"): lambda t, fn, slots: projections.forward(fn, slots, t.probes),
-    (True, "reference"): _reference_impl, (False, "reference"): _reference_impl,
-    (True, "expect"): lambda t, fn, slots: full.expect(slots, t.expected),
-}
-
-
-def _merge(into: Derivatives, more: Derivatives) -> None:
-    for field in ("values", "unavailable", "failures", "extra", "terms"):
-        getattr(into, field).update(getattr(more, field))
-
-
 def _check_signature(fn, names: list[str], kwargs: dict) -> None:
     """The inputs must fit the callable's parameters (when it tells them)."""
     target = getattr(fn, "forward", None) if hasattr(fn, "parameters") else None
@@ -401,31 +316,3 @@ def _check_signature(fn, names: list[str], kwargs: dict) -> None:
                              f"signature {signature}: {exc}", field="inputs") from None
 
 
-def _expectations(given: dict, slots: dict) -> dict:
-    """``expect: {input: value}``: the gradient of the sum of the outputs, as an array
-    (nested lists) or an expression of that input, evaluated elementwise."""
-    result = {}
-    for name, value in given.items():
-        if name not in slots:
-            raise GradcheckError(f"{name!r} is not a differentiated input or parameter "
-                                 f"({', '.join(slots)})", field="expect")
-        slot = slots[name]
-        if isinstance(value, str):  # only then: SymPy
-            from ..expression.codegen import Program, evaluate
-            from ..expression.parse import parse, symbol
-            expr = parse(value)
-            stray = {str(s) for s in expr.free_symbols} - {name}
-            if stray:
-                raise GradcheckError(f"{name!r}: an expression may use only {name!r}, not "
-                                     f"{sorted(stray)[0]!r}", field="expect")
-            flat = slot.value.ravel().astype(float)
-            array = evaluate(Program((symbol(name),), (), (expr,)), [flat], flat.size)[0]
-        else:
-            array = np.asarray(value, dtype=float)
-            if array.size == 1:
-                array = np.full(slot.size, float(array))
-        if array.size != slot.size:
-            raise GradcheckError(f"{name!r}: {array.size} values for an input of "
-                                 f"{slot.size} elements", field="expect")
-        result[name] = array.ravel()
-    return result

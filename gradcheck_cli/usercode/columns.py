@@ -1,0 +1,155 @@
+"""The columns of a code check, and what each computes.
+
+* ``torch·rev`` (``kind`` rev): backward passes -- the Jacobian's rows, or uᵀJ
+  along random probes -- with the structural checks of the backward pass;
+* ``torch·fwd`` (fwd): forward passes, J v;
+* ``reference``: a plain implementation's backward passes;
+* ``expect``: the user's own gradient of the sum of the outputs.
+
+At order 2 each column that has a route differentiates its backward pass again
+(:mod:`.second`). What a kind computes is a table (:data:`KINDS`), not a chain
+of branches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ..columns import Derivatives
+from ..errors import GradcheckError
+from . import full, projections, second, structural
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a code check.
+
+    Attributes:
+        name: its title (``torch·rev``).
+        kind: what it computes at order 1: ``rev`` (backward passes, with the structural
+            checks), ``fwd`` (forward passes), ``reference`` (a plain implementation's
+            backward passes), ``expect`` (the user's gradient).
+        route: how it gives second derivatives (``rev``: reverse over reverse, ``fwd``:
+            forward over reverse), or None.
+        framework: the framework's own autodiff (its version, device, dtype reported).
+    """
+
+    name: str
+    kind: str
+    route: str | None = None
+    framework: bool = False
+
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What a kind of column computes: on which function, by full Jacobian or by probes."""
+
+    function: Callable        # target -> the Function it differentiates
+    full: Callable            # (target, fn, slots) -> Derivatives, small inputs
+    projected: Callable | None = None   # ... large inputs (None: needs the full Jacobian)
+
+
+def compute(target, column: Column) -> Derivatives:
+    """A column's derivatives: order 1 by its kind, order 2 by its route."""
+    kind = KINDS[column.kind]
+    fn = kind.function(target)
+    slots = list(target.slots.values())
+    d = (kind.full if target.full else kind.projected)(target, fn, slots)
+    if target.second is not None:
+        if column.route is None:
+            d.unavailable.update({k: f"{column.name} gives gradients (order 1)"
+                                  for k in target.second.keys()})
+        else:
+            _merge(d, second.column(fn, target.second, column.route))
+    return d
+
+
+def _rev(target, fn, slots) -> Derivatives:
+    """Backward passes, and the structural checks of the backward pass (torch's
+    gradcheck's and more), each failing the rows it concerns with its own reason:
+    the same pass run twice must agree (nondeterminism, up to ``nondet_tol``); batched
+    (is_grads_batched, vmap) must equal one at a time; zero output gradients give zero;
+    one output's gradient alone, the others undefined, must not raise; the inputs must
+    not change."""
+    d = (full.rows(fn, slots, target.m) if target.full else
+         projections.backward(fn, slots, target.probes))
+    u = (np.random.default_rng(3).standard_normal(target.m) if target.full
+         else target.probes.us[0])
+    first, again = fn.vjp(u), fn.vjp(u)
+    found = {}
+    if target.full and target.m and "rev" in target.check.batched and fn.rows_batched:
+        # compared with the rows (all computed at once) where finite differences are known
+        for s in slots:
+            d.extra[("one at a time", s.name)] = (u, first[s.name][0])
+    if target.full and target.m and "rev" in target.check.batched:
+        error = getattr(fn, "batched_error", None)
+        if error and target.check.batched_required and fn.vmap:
+            found.update({s.name: f"batched backward (is_grads_batched) raised {error}"
+                          for s in slots})
+    found.update(structural.zero_cotangents(fn, target.check.nondet_tol))
+    found.update(structural.undefined_outputs(fn, target.dtype))
+    if target.mutation and fn is target.fn:
+        found[target.mutation[0]] = target.mutation[1]
+    for s in slots:  # first among reasons: if two runs differ, nothing else can be trusted
+        why = structural.nondeterministic(first[s.name][0], again[s.name][0], target.dtype,
+                                          target.check.nondet_tol)
+        if why:
+            found[s.name] = why
+    for name, why in found.items():
+        d.failures[(0, (name,))] = (why, name)
+    return d
+
+
+def _backward(target, fn, slots) -> Derivatives:
+    return (full.rows(fn, slots, target.m) if target.full else
+            projections.backward(fn, slots, target.probes))
+
+
+KINDS = {
+    "rev": Kind(lambda t: t.fn, _rev, _rev),
+    "fwd": Kind(lambda t: t.fn,
+                lambda t, fn, slots: full.forward(fn, slots, "fwd" in t.check.batched,
+                                                  t.check.batched_required),
+                lambda t, fn, slots: projections.forward(fn, slots, t.probes)),
+    "reference": Kind(lambda t: t.reference_fn, _backward, _backward),
+    "expect": Kind(lambda t: t.fn, lambda t, fn, slots: full.expect(slots, t.expected)),
+}
+
+
+def _merge(into: Derivatives, more: Derivatives) -> None:
+    for field in ("values", "unavailable", "failures", "extra", "terms"):
+        getattr(into, field).update(getattr(more, field))
+
+
+def expectations(given: dict, slots: dict) -> dict:
+    """``expect: {input: value}``: the gradient of the sum of the outputs, as an array
+    (nested lists) or an expression of that input, evaluated elementwise."""
+    result = {}
+    for name, value in given.items():
+        if name not in slots:
+            raise GradcheckError(f"{name!r} is not a differentiated input or parameter "
+                                 f"({', '.join(slots)})", field="expect")
+        slot = slots[name]
+        if isinstance(value, str):  # only then: SymPy
+            from ..expression.codegen import Program, evaluate
+            from ..expression.parse import parse, symbol
+            expr = parse(value)
+            stray = {str(s) for s in expr.free_symbols} - {name}
+            if stray:
+                raise GradcheckError(f"{name!r}: an expression may use only {name!r}, not "
+                                     f"{sorted(stray)[0]!r}", field="expect")
+            flat = slot.value.ravel().astype(float)
+            array = evaluate(Program((symbol(name),), (), (expr,)), [flat], flat.size)[0]
+        else:
+            array = np.asarray(value, dtype=float)
+            if array.size == 1:
+                array = np.full(slot.size, float(array))
+        if array.size != slot.size:
+            raise GradcheckError(f"{name!r}: {array.size} values for an input of "
+                                 f"{slot.size} elements", field="expect")
+        result[name] = array.ravel()
+    return result
