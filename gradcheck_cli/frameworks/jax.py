@@ -148,6 +148,25 @@ class Code:
     def call(self, args, kwargs, params, dtype):
         return self.fn(*args, **kwargs)
 
+    def compiled(self, f):
+        """f as one XLA program (eager JAX traces every primitive on every call), falling
+        back to f itself for code jax.jit cannot trace (Python branches on values)."""
+        jitted = jax.jit(lambda *xs: tuple(f(*xs)))
+        state = {"ok": None}
+
+        def run(*xs):
+            if state["ok"] is not False:
+                try:
+                    out = list(jitted(*xs))
+                    state["ok"] = True
+                    return out
+                except Exception:  # noqa: BLE001 -- not traceable: eager from now on
+                    if state["ok"]:
+                        raise
+                    state["ok"] = False
+            return f(*xs)
+        return run
+
     # ----- values ---------------------------------------------------------------
     def kind(self, value) -> str:
         if isinstance(value, np.ndarray):

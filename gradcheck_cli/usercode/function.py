@@ -26,6 +26,7 @@ class Function:
         self.slots: list[Slot] = call.slots
         self.dtype = call.dtype
         self.calls = 0
+        self._pure = {}
         # tensors given non-contiguous, or as views into larger storages (as_strided reads
         # past them): made the same way every time, and one call at a time (vmap would not)
         matters = getattr(code, "layout_matters", lambda v: False)
@@ -57,6 +58,9 @@ class Function:
         (slot name, tensor) for every input tensor f receives (to see mutation)."""
         dtype = dtype or self.dtype
         names = names or [s.name for s in self.slots]
+        key = (dtype, tuple(names))
+        if record is None and key in self._pure:
+            return self._pure[key]
         raw = self._raw(dtype, names)
         outputs, part = self.outputs, self.code.part
 
@@ -65,6 +69,9 @@ class Function:
                 record.extend(zip(names, xs))
             leaves = flatten(raw(*xs), "out")[0]
             return [part(leaves[o.leaf].value, o.part) for o in outputs]
+        if record is None:  # one function per dtype and slots: a framework may compile it
+            f = getattr(self.code, "compiled", lambda g: g)(f)
+            self._pure[key] = f
         return f
 
     def point(self, moved: dict | None = None) -> list[np.ndarray]:
