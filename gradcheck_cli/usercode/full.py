@@ -49,22 +49,24 @@ def forward(fn, slots, batched: bool = True, required: bool = False) -> Derivati
     (zero on elements that are not finite). The outputs that get no tangent are kept.
 
     Where the framework batches forward mode (vmap over tangents: torch's legacy vmap of
-    dual numbers, jax.vmap of jax.jvp), every tangent goes in one call, and the first
-    two are also computed one at a time: they must agree (the batched forward check).
-    Elsewhere, or with ``batched`` off, one call per tangent."""
+    dual numbers, jax.vmap of jax.jvp), every unit tangent goes in one call, whatever the
+    size, and the first two are also computed one at a time: they must agree (the batched
+    forward check). Elsewhere, or with ``batched`` off, one call per tangent."""
     d = Derivatives()
     for s in slots:
         key = (0, (s.name,))
-        directions = (np.eye(s.size) if s.size <= FORWARD_COLUMNS else
-                      np.random.default_rng(2).standard_normal((PROBES, s.size)))
-        directions = directions * s.finite
         values, why = None, None
-        if batched and len(directions):
+        if batched and s.size:  # every column in one batched call: each element compared
             try:
+                directions = np.eye(s.size) * s.finite
                 values = fn.jvp_many(s, directions)
             except Exception as exc:  # noqa: BLE001 -- not vmappable (a custom Function)
                 if required:
                     why = f"batched forward mode (vmap) raised {describe(exc, 200)}"
+        if values is None:  # one call per tangent: unit ones while that is cheap
+            directions = (np.eye(s.size) if s.size <= FORWARD_COLUMNS else
+                          np.random.default_rng(2).standard_normal((PROBES, s.size)))
+            directions = directions * s.finite
         try:
             singles = [fn.jvp(s, v) for v in (directions if values is None else directions[:2])]
         except Exception as exc:  # noqa: BLE001 -- no forward rule: a reason, not a crash
