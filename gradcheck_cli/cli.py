@@ -83,9 +83,13 @@ def _points(values: List[str]) -> dict:
     """--at: one point per occurrence of a variable, so ``--at x=-1,x=0`` and
     ``--at x=-1 --at x=0`` are two points; a variable given once is held there at every
     point; variables given several times must be given the same number of times."""
-    seen: dict[str, list[float]] = {}
+    seen: dict[str, list] = {}
     for name, rhs in _pairs(values, "--at"):
-        seen.setdefault(name, []).append(_number(rhs, "--at", name))
+        try:
+            value = float(rhs)
+        except ValueError:  # 1+2j: a complex point, for dtype complex128
+            value = rhs if "j" in rhs or "i" in rhs else _number(rhs, "--at", name)
+        seen.setdefault(name, []).append(value)
     counts = {len(v) for v in seen.values() if len(v) > 1}
     if len(counts) > 1:
         raise GradcheckError("variables given several times must be given the same number "
@@ -174,7 +178,9 @@ def check_command(
         None, "--backend", "-b", help="Framework column(s): torch, tensorflow, jax, all or none "
         "(default: the first installed of torch, jax, tensorflow)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:N, gpu or auto."),
-    dtype: Optional[str] = typer.Option(None, "--dtype", help="float64 (default), float32, float16 or bfloat16."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="float64 (default), float32, "
+                                        "float16, bfloat16; complex128 or complex64 for "
+                                        "complex variables (--at z=1+2j) or inputs."),
     mode: Optional[str] = typer.Option(None, "--mode", help="rev (default), fwd or both."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json, markdown or junit."),
     json_file: Optional[Path] = typer.Option(None, "--json", help="Also write JSON here."),

@@ -20,11 +20,20 @@ CODE_ONLY = ("callable", "init", "inputs", "kwargs", "params", "reference", "ful
              "nondiff", "nondet_tol", "arguments", "output", "batched")
 
 
+COMPLEX_OF = {"float64": "complex128", "float32": "complex64"}
+
+
 def merge(defaults: dict | None, check: dict, overrides: dict | None) -> dict:
-    """One dict of options: overrides > check > defaults (None means "not given")."""
+    """One dict of options: overrides > check > defaults (None means "not given").
+
+    A precision asked for on the command line keeps a complex check complex:
+    ``--dtype float32`` runs a ``dtype: complex128`` check in complex64."""
     merged = {k: v for k, v in (defaults or {}).items() if v is not None}
     merged.update({k: v for k, v in check.items() if v is not None})
+    own = str(merged.get("dtype") or "")
     merged.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    if own.startswith("complex") and merged.get("dtype") in COMPLEX_OF:
+        merged["dtype"] = COMPLEX_OF[merged["dtype"]]
     return merged
 
 

@@ -73,7 +73,7 @@ class CheckSpec(_Common):
     full_limit: conint(ge=0) | None = None
     vmap: bool | None = None
     let: dict[str, Scalar] | None = None
-    at: dict[str, float | list[float]] | None = None
+    at: dict[str, float | str | list[float | str]] | None = None   # "1+2j": complex checks
     grid: dict[str, tuple[float, float, int]] | None = None
     sample: dict[str, tuple[float, float]] | None = None
     expect: dict[str, Any] | None = None

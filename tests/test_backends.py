@@ -75,7 +75,10 @@ def test_every_function_first_and_second_order(framework, dtype, expr, bounds, o
 def test_table_covers_every_function():
     from gradcheck_cli.expression.functions import FUNCTIONS
     used = " ".join(c[0] for c in CASES)
-    assert [f for f in FUNCTIONS if f + "(" not in used and f != "ln"] == []
+    # conj, re and im act on complex variables only (tests/test_complexes.py): of a real
+    # variable they simplify away when parsed
+    assert [f for f in FUNCTIONS if f + "(" not in used
+            and f not in ("ln", "conj", "re", "im")] == []
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .. import frameworks, options
 from ..errors import GradcheckError
+from . import complexes
 from . import parse as exprs
 from .codegen import Program
 from .problem import Problem, make_points, parse_key
@@ -28,22 +29,30 @@ def build_problem(check: dict, *, source: str = "<command line>", defaults: dict
         current = "let"
         names: dict = {}
         lets = []
+        real = str(merged.get("dtype") or "") not in complexes.COMPLEX_DTYPES
         for lname, ltext in (merged.get("let") or {}).items():
             exprs.check_name(lname, "'let'")
             sym = exprs.symbol(lname)
-            lets.append((sym, exprs.parse(ltext, names=names)))
+            lets.append((sym, exprs.parse(ltext, names=names, real=real)))
             names[lname] = sym
         current = "f"
         f = merged["f"]
-        outputs = [exprs.parse(t, names=names) for t in f] if isinstance(f, list) \
-            else exprs.parse(f, names=names, allow_vector=True)
+        outputs = [exprs.parse(t, names=names, real=real) for t in f] if isinstance(f, list) \
+            else exprs.parse(f, names=names, allow_vector=True, real=real)
         outputs = outputs if isinstance(outputs, list) else [outputs]
         free = set().union(*(e.free_symbols for e in outputs), *(e.free_symbols for _, e in lets))
         variables = sorted((s for s in free if s.name not in names), key=lambda s: s.name)
         if not variables:
             raise GradcheckError("the function has no variables to differentiate")
+        complex_expect, display, output_names = {}, {}, None
+        if str(merged.get("dtype") or "") in complexes.COMPLEX_DTYPES:
+            merged, outputs, variables, display, output_names, complex_expect = \
+                complexes.real_form(merged, outputs, lets, variables,
+                                    lambda text: exprs.parse(text, names=names, real=False))
+            lets, names = [], {}
+        current = "f"
         var_names = [v.name for v in variables]
-        known = ", ".join(var_names)
+        known = ", ".join(display.get(v, v) for v in var_names)
 
         given: dict[str, str] = {}
         for where in ("at", "grid", "sample"):
@@ -75,7 +84,8 @@ def build_problem(check: dict, *, source: str = "<command line>", defaults: dict
         wrt = list(dict.fromkeys(wrt))  # the user's order, without repeats
 
         current = "expect"
-        expect = _expect(merged.get("expect") or {}, names, var_names, wrt, len(outputs))
+        expect = complex_expect or _expect(merged.get("expect") or {}, names, var_names, wrt,
+                                           len(outputs))
         current = "order"
         order = options.order(merged)
         if expect:
@@ -102,7 +112,9 @@ def build_problem(check: dict, *, source: str = "<command line>", defaults: dict
         program=Program(tuple(variables), tuple(lets), tuple(outputs)),
         wrt=tuple(wrt), order=order, columns=columns, expect=expect,
         rtol=rtol, atol=atol, methods=methods, backends=backend_columns,
-        xfail=options.expected_failure(merged), seed=seed)
+        xfail=options.expected_failure(merged), seed=seed,
+        output_names=output_names, display=display,
+        options={"complex": sorted({v[:-3] for v in display})} if display else {})
 
 
 def _expect(given: dict, names: dict, var_names: list, wrt: list, n_outputs: int) -> dict:

@@ -139,6 +139,10 @@ FUNCTIONS: dict[str, tuple[tuple[int, ...], object]] = {
     "sigmoid": ((1,), sigmoid),
     "softplus": ((1,), softplus),
     "erf": ((1,), sp.erf),
+    # complex checks (dtype: complex128); of a real variable they are x, x and 0
+    "conj": ((1,), sp.conjugate),
+    "re": ((1,), sp.re),
+    "im": ((1,), sp.im),
 }
 
 CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "e": sp.E}

@@ -84,7 +84,7 @@ def check_name(name: str, what: str = "variable") -> str:
 
 
 def parse(text, *, names: dict[str, sp.Symbol] | None = None,
-          allow_vector: bool = False):
+          allow_vector: bool = False, real: bool = True):
     """Parse an expression string into SymPy.
 
     Args:
@@ -92,6 +92,7 @@ def parse(text, *, names: dict[str, sp.Symbol] | None = None,
         names: symbols for names already defined (``let`` intermediates);
             any other name becomes a real variable.
         allow_vector: accept a top-level list ``[f1, f2]`` for a vector function.
+        real: variables are real (else complex: abs(z)**2 must not become z**2).
 
     Returns:
         A SymPy expression, or a list of them for a vector expression.
@@ -116,6 +117,7 @@ def parse(text, *, names: dict[str, sp.Symbol] | None = None,
     except (RecursionError, MemoryError, ValueError):
         raise GradcheckError(f"cannot parse {text!r}: nested too deeply") from None
     builder = _Builder(text, source.strip(), names or {})
+    builder.real = real
     body = tree.body
     try:
         if isinstance(body, (ast.List, ast.Tuple)):
@@ -226,7 +228,7 @@ class _Builder:
             raise self.error(node, f"{ident!r} is a function: call it as {ident}(...)")
         if ident.startswith("_") or not _NAME_RE.match(ident):
             raise self.error(node, f"name {ident!r} is not allowed (names start with a letter)")
-        return sp.Symbol(ident, real=True)
+        return sp.Symbol(ident, real=True) if getattr(self, "real", True) else sp.Symbol(ident)
 
     def power(self, node: ast.BinOp, base: sp.Expr, exp: sp.Expr) -> sp.Expr:
         if base.is_Number and exp.is_Number:

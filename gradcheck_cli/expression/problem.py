@@ -55,6 +55,8 @@ class Problem:
     seed: int = 0
     options: dict = field(default_factory=dict)
     cache: dict = field(default_factory=dict, repr=False)
+    output_names: tuple | None = None   # complex checks: "Re f", "Im f"
+    display: dict = field(default_factory=dict)   # variable -> how it reads ("Re z")
 
     @property
     def npoints(self) -> int:
@@ -84,6 +86,8 @@ class Problem:
         return sorted(keys, key=lambda key: (len(key[1]), key[0]))
 
     def output_label(self, out: int) -> str:
+        if self.output_names:
+            return self.output_names[out]
         return "f" if self.n_outputs == 1 else f"f{str(out + 1).translate(SUBSCRIPTS)}"
 
     def label(self, key: DerivKey) -> str:
@@ -94,7 +98,8 @@ class Problem:
         parts = []
         for var, group in itertools.groupby(idx):
             n = len(list(group))
-            parts.append(f"∂{var}" + (str(n).translate(SUPERSCRIPTS) if n > 1 else ""))
+            shown = self.display.get(var, var)
+            parts.append(f"∂{shown}" + (str(n).translate(SUPERSCRIPTS) if n > 1 else ""))
         return f"{top}{self.output_label(out)}/{''.join(parts)}"
 
 
@@ -161,8 +166,13 @@ def make_points(*, at: dict | None, grid: dict | None, sample: dict | None,
     elif points is not None and not (grid or lists):
         raise GradcheckError("'points' needs 'sample' (random points in a box)")
     for name, value in at.items():
-        columns[name] = np.array(value, dtype=float) if isinstance(value, (list, tuple)) \
-            else np.full(n, float(value))
+        try:
+            columns[name] = np.array(value, dtype=float) if isinstance(value, (list, tuple)) \
+                else np.full(n, float(value))
+        except (TypeError, ValueError):
+            raise GradcheckError(f"value of {name!r} is not a number ({value!r}); a complex "
+                                 "point (1+2j) needs dtype: complex128 (or complex64)") \
+                from None
     for name, col in columns.items():
         if not np.all(np.isfinite(col)):
             raise GradcheckError(f"value of {name!r} is not finite")

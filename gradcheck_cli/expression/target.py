@@ -18,6 +18,7 @@ from .. import tolerances
 from ..columns import Derivatives, get_method
 from ..judge import Comparison
 from ..results import CheckResult, Row, _fmt
+from . import complexes
 from . import finite_diff as fdm
 from .codegen import Program, error_scale_program, evaluate
 from .parse import to_text
@@ -84,7 +85,9 @@ class ExpressionTarget:
             expression=[to_text(e) for e in problem.program.outputs],
             lets={str(sym): to_text(e) for sym, e in problem.program.lets},
             variables=problem.variable_names, wrt=list(problem.wrt), order=problem.order,
-            npoints=problem.npoints, methods=list(outputs), rows=rows, notes=ref.notes(),
+            npoints=problem.npoints, methods=list(outputs), rows=rows,
+            notes=ref.notes() + complexes.holomorphy(problem, ref.ref,
+                                                     problem.options.get("complex", [])),
             timings=timings, method_info={k: d.info for k, d in outputs.items() if d.info},
             reference_points=int(ref.exact.sum()), xfail=problem.xfail,
             points=dict(problem.columns))
