@@ -13,3 +13,17 @@ def run_one(expr, **options):
 @pytest.fixture
 def check_one():
     return run_one
+
+
+def pytest_addoption(parser):
+    parser.addoption("--opinfo", action="store_true",
+                     help="run the whole OpInfo database (tests marked opinfo; about an hour)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--opinfo"):
+        return
+    skip = pytest.mark.skip(reason="the whole OpInfo database: run with --opinfo")
+    for item in items:
+        if "opinfo" in item.keywords:
+            item.add_marker(skip)
