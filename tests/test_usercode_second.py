@@ -36,11 +36,11 @@ def second_order(result, column):
 def test_torch_wrong_double_backward(inputs):
     good = run("torch", "softplus2_ok", inputs)
     assert good.status == "pass"
-    assert second_order(good, "torch·rev").status == "pass"
+    assert second_order(good, "torch·rev∘rev").status == "pass"
     bad = run("torch", "softplus2_bad", inputs)
     assert bad.status == "fail"
     assert [r.status for r in bad.rows if len(r.key[1]) == 1] == ["pass"]  # order 1 is right
-    v = second_order(bad, "torch·rev")
+    v = second_order(bad, "torch·rev∘rev")
     assert v.status == "fail" and v.reason == "outside tolerance"
 
 
@@ -48,7 +48,7 @@ def test_torch_wrong_double_backward(inputs):
 @pytest.mark.parametrize("attr", ["softplus_once", "softplus_detached"])
 def test_torch_backward_that_cannot_be_differentiated_fails_with_that_reason(attr):
     r = run("torch", attr)
-    v = second_order(r, "torch·rev")
+    v = second_order(r, "torch·rev∘rev")
     assert r.status == "fail" and v.status == "fail"
     assert "backward pass is not differentiable" in v.reason
     # at order 1 the same code passes: only order 2 can see this
@@ -62,8 +62,10 @@ def test_torch_forward_over_reverse_route():
     import torch  # noqa: F401
     r = run_callable({"callable": "torch.nn.functional:softplus", "backend": "torch",
                       "inputs": SMALL, "order": 2, "seed": 1}, source="m")
-    assert second_order(r, "torch·fwd").status == "pass"
-    assert second_order(r, "torch·rev").status == "pass"
+    for route in ("rev∘rev", "fwd∘rev", "fwd∘fwd"):
+        assert second_order(r, f"torch·{route}").status == "pass", route
+    assert r.methods == ["torch·rev", "torch·fwd", "torch·rev∘rev", "torch·fwd∘rev",
+                         "torch·fwd∘fwd"]
 
 
 @needs("jax")
@@ -73,8 +75,9 @@ def test_jax_custom_jvp_wrong_only_at_second_order(inputs):
     assert good.status == "pass", good.rows
     bad = run("jax", "sin2_bad", inputs)
     assert [r.status for r in bad.rows if len(r.key[1]) == 1] == ["pass"]
-    for column in ("jax·rev", "jax·fwd"):  # jax.vjp and jax.jvp of the vjp
-        assert second_order(bad, column).status == "fail"
+    for route in ("rev∘rev", "fwd∘rev", "rev∘fwd", "fwd∘fwd"):  # every composition
+        assert second_order(bad, f"jax·{route}").status == "fail", route
+        assert second_order(good, f"jax·{route}").status == "pass", route
 
 
 @needs("tensorflow")
@@ -82,10 +85,10 @@ def test_tensorflow_nested_tapes_see_a_wrong_custom_gradient_of_a_gradient():
     good = run("tensorflow", "cube2_ok")
     assert good.status == "pass"
     bad = run("tensorflow", "cube2_bad")
-    assert second_order(bad, "tensorflow·rev").status == "fail"
+    assert second_order(bad, "tensorflow·rev∘rev").status == "fail"
     # forward mode does not run tf.custom_gradient's rule: forward over reverse
     # differentiates the gradient's value, which is right
-    assert second_order(bad, "tensorflow·fwd").status == "pass"
+    assert second_order(bad, "tensorflow·fwd∘rev").status == "pass"
 
 
 @needs("torch")

@@ -238,9 +238,12 @@ class Code:
             return jnp.concatenate([o.reshape(-1) for o in out])
         return _numpy(jax.vmap(one)(self.tensor(tangents, self.dtype_name)))
 
-    def hvp(self, f, xs, cotangents, tangents, mode="rev"):
-        """d/dε ∇(uᵀf)(x + εv): ``rev`` differentiates the vjp with jax.grad, ``fwd`` with
-        jax.jvp (forward over reverse)."""
+    ROUTES = ("rev∘rev", "fwd∘rev", "rev∘fwd", "fwd∘fwd")
+
+    def hvp(self, f, xs, cotangents, tangents, route="rev∘rev"):
+        """d/dε ∇(uᵀf)(x + εv), by ``route``: the vjp differentiated by jax.grad (rev∘rev)
+        or jax.jvp (fwd∘rev, as jacfwd(jacrev)); the jvp along v differentiated by jax.vjp
+        (rev∘fwd, as jacrev(jacfwd)) or by jax.jvp along every unit direction (fwd∘fwd)."""
         primals = [self.tensor(x, self.dtype_name) for x in xs]
         outs = f(*primals)
         cots = tuple(jnp.asarray(c, dtype=o.dtype) for c, o in zip(cotangents, outs))
@@ -248,8 +251,24 @@ class Code:
 
         def gradient(*moving):
             return jax.vjp(lambda *p: tuple(f(*p)), *moving)[1](cots)
-        if mode == "fwd":
+
+        def along_v(*moving):  # J v
+            return jax.jvp(lambda *p: tuple(f(*p)), moving, tans)[1]
+        if route == "fwd∘rev":
             second = jax.jvp(gradient, tuple(primals), tans)[1]
+        elif route == "rev∘fwd":
+            second = jax.vjp(along_v, *primals)[1](cots)
+        elif route == "fwd∘fwd":
+            second = []
+            for i, p in enumerate(primals):
+                def one(w, i=i):
+                    dirs = tuple(w if j == i else jnp.zeros_like(q)
+                                 for j, q in enumerate(primals))
+                    outs = jax.jvp(along_v, tuple(primals), dirs)[1]
+                    return sum(jnp.sum(o * c) for o, c in zip(outs, cots))
+                units = jnp.eye(p.size, dtype=p.dtype).reshape(-1, *p.shape)
+                second.append(jax.vmap(one)(units).reshape(p.shape) if p.size
+                              else jnp.zeros(p.shape))
         else:
             def along(*moving):
                 return sum(jnp.sum(g * t) for g, t in zip(gradient(*moving), tans))

@@ -311,9 +311,11 @@ class Code:
             tans = [acc.jvp(o, unconnected_gradients=tf.UnconnectedGradients.NONE) for o in outs]
         return [None if t is None else self.to_numpy(t) for t in tans]
 
-    def hvp(self, f, xs, cotangents, tangents, mode="rev"):
-        """d/dε ∇(uᵀf)(x + εv): a tape inside a tape (``rev``) or inside a
-        ForwardAccumulator (``fwd``, forward over reverse)."""
+    ROUTES = ("rev∘rev", "fwd∘rev")
+
+    def hvp(self, f, xs, cotangents, tangents, route="rev∘rev"):
+        """d/dε ∇(uᵀf)(x + εv): a tape inside a tape (rev∘rev) or inside a
+        ForwardAccumulator (fwd∘rev, forward over reverse)."""
         with tf.device(self.device):
             primals = [self.tensor(x, self.dtype_name) for x in xs]
             tans = [tf.constant(np.asarray(t), self.dtype) for t in tangents]
@@ -324,7 +326,7 @@ class Code:
                     outs = f(*primals)
                 cots = [tf.constant(c, o.dtype) for c, o in zip(cotangents, outs)]
                 return tape.gradient(outs, primals, output_gradients=cots)
-            if mode == "fwd":
+            if route == "fwd∘rev":
                 with tf.autodiff.ForwardAccumulator(primals, tans) as acc:
                     grads = gradient()
                 second = [None if g is None else

@@ -339,14 +339,19 @@ class Code:
                 return torch.cat(outs)
         return _numpy(_vmap(one)(self.tensor(tangents, self.dtype_name)))
 
-    def hvp(self, f, xs: list, cotangents: list, tangents: list, mode: str = "rev") -> list:
-        """d/dε ∇(uᵀf)(x + εv) per input: reverse over reverse (``rev``: the backward pass
-        differentiated by another backward pass) or forward over reverse (``fwd``: the
-        backward pass run on dual numbers). None where autograd connects nothing."""
+    ROUTES = ("rev∘rev", "fwd∘rev", "fwd∘fwd")
+
+    def hvp(self, f, xs: list, cotangents: list, tangents: list, route: str = "rev∘rev") -> list:
+        """d/dε ∇(uᵀf)(x + εv) per input, by ``route``: reverse over reverse (the backward
+        pass differentiated by another backward pass), forward over reverse (the backward
+        pass run on dual numbers), forward over forward (torch.func.jvp of jvp, for every
+        unit direction at once: functional code). None where autograd connects nothing."""
+        if route == "fwd∘fwd":
+            return self._forward_over_forward(f, xs, cotangents, tangents)
         primals = self._inputs(xs, self.dtype_name, grad=True)
         tans = [self.tensor(t, self.dtype_name) for t in tangents]
         cots = [torch.as_tensor(c, device=self.device) for c in cotangents]
-        if mode == "fwd":
+        if route == "fwd∘rev":
             import torch.autograd.forward_ad as fwAD
             with fwAD.dual_level():
                 duals = [fwAD.make_dual(p, t) for p, t in zip(primals, tans)]
@@ -363,6 +368,26 @@ class Code:
             return [None] * len(xs)
         second = torch.autograd.grad(sum(terms), primals, allow_unused=True)
         return [None if h is None else _numpy(h) for h in second]
+
+    def _forward_over_forward(self, f, xs, cotangents, tangents) -> list:
+        """uᵀ f''[v, e_i] for every unit direction e_i of every input: H v, by forward mode
+        twice (torch.func.jvp of torch.func.jvp, vmapped over the e_i)."""
+        primals = tuple(self._inputs(xs, self.dtype_name))
+        tans = tuple(self.tensor(t, self.dtype_name) for t in tangents)
+        cots = [torch.as_tensor(c, device=self.device) for c in cotangents]
+
+        def along_v(*ys):
+            return tuple(torch.func.jvp(lambda *zs: tuple(f(*zs)), ys, tans)[1])
+        result = []
+        for i, p in enumerate(primals):
+            def second(w, i=i):
+                dirs = tuple(w if j == i else torch.zeros_like(q) for j, q in enumerate(primals))
+                outs = torch.func.jvp(along_v, primals, dirs)[1]
+                return sum((o * c.to(o.dtype)).sum() for o, c in zip(outs, cots))
+            units = torch.eye(p.numel(), dtype=p.dtype, device=p.device).reshape(-1, *p.shape)
+            result.append(_numpy(torch.func.vmap(second)(units)).reshape(p.shape)
+                          if p.numel() else np.zeros(p.shape))
+        return result
 
     # ----- batched: many perturbed inputs, many cotangents, one call -----------
     def forward_many(self, f, xs: list, index: int, batch, dtype: str) -> np.ndarray:

@@ -31,9 +31,10 @@ class Column:
         name: its title (``torch·rev``).
         kind: what it computes at order 1: ``rev`` (backward passes, with the structural
             checks), ``fwd`` (forward passes), ``reference`` (a plain implementation's
-            backward passes), ``expect`` (the user's gradient).
-        route: how it gives second derivatives (``rev``: reverse over reverse, ``fwd``:
-            forward over reverse), or None.
+            backward passes), ``expect`` (the user's gradient); ``route``: second order
+            only.
+        route: how it gives second derivatives (``rev∘rev``: reverse over reverse,
+            ``fwd∘rev``: forward over reverse, ``fwd∘fwd``, ``rev∘fwd``), or None.
         framework: the framework's own autodiff (its version, device, dtype reported).
     """
 
@@ -54,17 +55,15 @@ class Kind:
 
 
 def compute(target, column: Column) -> Derivatives:
-    """A column's derivatives: order 1 by its kind, order 2 by its route."""
+    """A column's derivatives: order 1 by its kind, order 2 by its route (a column without
+    one leaves the second-order rows empty; a route column the first-order ones)."""
     kind = KINDS[column.kind]
     fn = kind.function(target)
     slots = list(target.slots.values())
-    d = (kind.full if target.full else kind.projected)(target, fn, slots)
-    if target.second is not None:
-        if column.route is None:
-            d.unavailable.update({k: f"{column.name} gives gradients (order 1)"
-                                  for k in target.second.keys()})
-        else:
-            _merge(d, second.column(fn, target.second, column.route))
+    step = kind.full if target.full else kind.projected
+    d = step(target, fn, slots) if step is not None else Derivatives()
+    if target.second is not None and column.route is not None:
+        _merge(d, second.column(fn, target.second, column.route))
     return d
 
 
@@ -117,6 +116,7 @@ KINDS = {
                 lambda t, fn, slots: projections.forward(fn, slots, t.probes)),
     "reference": Kind(lambda t: t.reference_fn, _backward, _backward),
     "expect": Kind(lambda t: t.fn, lambda t, fn, slots: full.expect(slots, t.expected)),
+    "route": Kind(lambda t: t.fn, None, None),   # second order only (its route)
 }
 
 

@@ -134,10 +134,10 @@ class Function:
         batch = directions.reshape((len(directions), *slot.shape))
         return many(self.pure(), self.point(), index, batch).T
 
-    def hvp(self, u: np.ndarray, v: dict, mode: str) -> dict:
+    def hvp(self, u: np.ndarray, v: dict, route: str) -> dict:
         """d/dε ∇(uᵀF)(x + εv) per slot, v given per slot name (zero where missing)."""
         tangents = [v.get(s.name, np.zeros(s.size)).reshape(s.shape) for s in self.slots]
-        second = self.code.hvp(self.pure(), self.point(), self.cotangent(u), tangents, mode)
+        second = self.code.hvp(self.pure(), self.point(), self.cotangent(u), tangents, route)
         return {s.name: h for s, h in zip(self.slots, second)}
 
     def gradient(self, u: np.ndarray, moved: dict) -> np.ndarray:

@@ -5,10 +5,12 @@ random output cotangent u (for a scalar output u = 1): the checked object is
 the Hessian H of uᵀf over every differentiated input together, in blocks
 H[a, b] (one row each, a before b). Each framework column differentiates the
 framework's own backward pass -- ``·rev`` by another backward pass (reverse over
-reverse), ``·fwd`` by forward mode (forward over reverse) -- and is held against
+reverse), ``·fwd∘rev`` by forward mode (forward over reverse), and ``·fwd∘fwd``,
+``·rev∘fwd`` where the framework offers them -- each its own column, held against
 finite differences of the float64 gradient (reverse mode on the float64 copy),
 with their error estimate. Up to ``FULL_LIMIT`` elements in all, every column of
-H; beyond, wᵀHv for ``PROBES`` seed-fixed pairs of directions.
+H; beyond, wᵀHv for ``PROBES`` seed-fixed pairs of directions (a failure is then
+localized to elements by bisection, as for first order).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from . import structural
 from .projections import PROBES, probe
 
 FULL_LIMIT = 64            # differentiated elements, all inputs together, for the full Hessian
-ROUTES = {"rev": "reverse over reverse", "fwd": "forward over reverse"}
+ROUTES = {"rev∘rev": "reverse over reverse", "fwd∘rev": "forward over reverse",
+          "fwd∘fwd": "forward over forward", "rev∘fwd": "reverse over forward"}
 
 
 class Plan:
@@ -87,13 +90,13 @@ def reference(fn, plan: Plan) -> dict:
     return {k: (values[k], errs[k], sizes[k]) for k in values}
 
 
-def column(fn, plan: Plan, mode: str) -> Derivatives:
-    """H by the framework along every direction of the plan, by route ``mode``."""
+def column(fn, plan: Plan, route: str) -> Derivatives:
+    """H by the framework along every direction of the plan, by ``route``."""
     d = Derivatives()
     disconnected = set()
 
     def along(b, v):
-        h = fn.hvp(plan.u, {b.name: v}, mode)
+        h = fn.hvp(plan.u, {b.name: v}, route)
         for s in plan.slots:
             if h.get(s.name) is None:
                 disconnected.add((s.name, b.name))
@@ -102,9 +105,9 @@ def column(fn, plan: Plan, mode: str) -> Derivatives:
     try:
         d.values = plan.assemble(plan.columns(along))
     except Exception as exc:  # noqa: BLE001 -- the route does not run on this code
-        why = f"{ROUTES[mode]} failed: {describe(exc, 200)}"
+        why = f"{ROUTES[route]} failed: {describe(exc, 200)}"
         for key in plan.keys():
-            if mode == "rev":  # the backward pass must be differentiable to check order 2
+            if route == "rev∘rev":  # the backward pass must be differentiable to check order 2
                 d.failures[key] = (why, None)
             else:
                 d.unavailable[key] = why

@@ -111,9 +111,15 @@ class CodeTarget:
             ref_ad = frameworks.code(self.framework, check.device, check.dtype)
             ref_ad.prepare(load(check.reference, check.base), None, False, check.seed)
             self.reference_fn = Function(ref_ad, call, self.fn.fd_dtype, vmap=check.vmap)
-        self._columns = ([Column(f"{self.framework}·{m}", m, route=m, framework=True)
-                          for m in self.check.modes]
-                         + ([Column("reference", "reference", route="rev")]
+        # first order: one column per mode; second: one per route the framework offers
+        # whose outer mode was asked for (fwd∘rev: forward mode over a backward pass)
+        routes = [r for r in getattr(self.ad, "ROUTES", ("rev∘rev",))
+                  if r.split("∘")[0] in check.modes] if self.second is not None else []
+        self._columns = ([Column(f"{self.framework}·{m}", m, framework=True)
+                          for m in check.modes]
+                         + [Column(f"{self.framework}·{r}", "route", route=r, framework=True)
+                            for r in routes]
+                         + ([Column("reference", "reference", route="rev∘rev")]
                             if self.reference_fn else [])
                          + ([Column("expect", "expect")] if self.expected else []))
         self._by_name = {c.name: c for c in self._columns}
@@ -201,7 +207,8 @@ class CodeTarget:
         d.seconds = time.perf_counter() - start
         if column.framework:
             d.info = {"framework": self.framework, "version": self.ad.version,
-                      "device": self.ad.device_name, "dtype": self.dtype, "mode": column.kind}
+                      "device": self.ad.device_name, "dtype": self.dtype,
+                      "mode": column.route if column.kind == "route" else column.kind}
         return d
 
     def reference(self, outputs: dict) -> dict:
@@ -252,9 +259,11 @@ class CodeTarget:
         if self.second is not None:
             what = ("every element" if self.second.full else
                     f"{projections.PROBES} seed-fixed projections wᵀHv")
+            routes = ", ".join(f"·{c.route} {second.ROUTES[c.route]}" for c in self._columns
+                               if c.kind == "route")
             notes.append(f"order 2: the Hessian of {'f' if self.m == 1 else 'uᵀf (u random)'}"
-                         f", {what}; ·rev is reverse over reverse, ·fwd forward over reverse, "
-                         "against finite differences of the float64 gradient")
+                         f", {what}, by each route ({routes}), against finite differences "
+                         "of the float64 gradient")
         for s in self.slots.values():
             if not s.size:
                 notes.append(f"{s.name} has no elements: its gradient is checked only for its "
