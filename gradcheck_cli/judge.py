@@ -55,6 +55,9 @@ class Comparison:
         lazy: ``indices -> allowance`` at those indices, added to suspects only.
         refine: ``indices -> (exclude, at_kink, lower, upper)`` at suspects only: a
             kink or jump found where a value fails (code: see usercode/kinks.py).
+        conclusive: the largest allowance for the error estimate (FD_SAFETY err) that
+            still decides: beyond it the reference is too noisy to tell a value right
+            from wrong there. None: always conclusive.
         where: ``index -> text`` naming a value's place (a point, ``x[2, 1]``...).
     """
 
@@ -69,6 +72,7 @@ class Comparison:
     kink: tuple | None = None
     lazy: Callable[[np.ndarray], np.ndarray] | None = None
     refine: Callable[[np.ndarray], tuple] | None = None
+    conclusive: float | None = None
     where: Callable[[int], str] | None = None
 
 
@@ -188,6 +192,18 @@ def judge(name: str, c: Comparison) -> Verdict:
 
     _, tol_at, _, _ = at_value(at)
     near_zero = at_value(err_at)[3]
+    if not failed and c.conclusive is not None and err is not None:
+        noisy = use & (FD_SAFETY * err > c.conclusive)
+        if np.count_nonzero(noisy) == compared and compared:
+            # every value within a tolerance made of noise: no verdict, the figures instead
+            worst_err = float(np.max(FD_SAFETY * err[noisy]))
+            return Verdict(name, "inconclusive", compared=compared, excluded=excluded,
+                           error=float(error) if error >= 0 else None,
+                           error_kind="abs" if near_zero[0] else "rel",
+                           reason=f"finite differences too noisy to judge: their error "
+                                  f"allowance {worst_err:.3g} exceeds what can decide here "
+                                  f"({c.conclusive:.3g}, a tenth of the largest value)",
+                           location=c.where(at) if c.where is not None else None)
     return Verdict(
         name, "fail" if failed else "pass", compared=compared, wrong=wrong, excluded=excluded,
         error=float(error) if error >= 0 else None,

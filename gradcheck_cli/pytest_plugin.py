@@ -57,8 +57,8 @@ class GradcheckItem(pytest.Item):
         result = run_problem(self.problem)
         if result.status == "error":  # bad input or environment: an error, not a failure
             raise GradcheckError(result.error)
-        if result.failed:
-            raise GradcheckFailure(RunResult([result]))
+        if result.failed or any(r.status == "inconclusive" for r in result.rows):
+            raise GradcheckFailure(RunResult([result]))  # could not decide: not a pass
         if result.status == "skipped":
             pytest.skip(result.skip_reason)
 

@@ -17,7 +17,8 @@ class Verdict:
     """One method on one derivative, over all compared points."""
 
     method: str
-    status: str                      # "pass", "fail" or "n/a" (the method could not apply here)
+    status: str                      # "pass", "fail", "inconclusive" (could not decide), or
+                                     # "n/a" (the method could not apply here)
     compared: int = 0                # values compared
     wrong: int = 0                   # of those, how many are outside their tolerance
     excluded: int = 0                # values not compared: a stencil across a kink or jump
@@ -48,9 +49,13 @@ class Row:
 
     @property
     def status(self) -> str:
-        """"fail" if a method fails, "pass" if one compared a point, else "n/a"."""
+        """"fail" if a method fails, "pass" if one decided, "inconclusive" if methods
+        compared but none could decide (finite differences too noisy), else "n/a"."""
         statuses = [v.status for v in self.verdicts.values()]
-        return "fail" if "fail" in statuses else "pass" if "pass" in statuses else "n/a"
+        for status in ("fail", "pass", "inconclusive"):
+            if status in statuses:
+                return status
+        return "n/a"
 
 
 @dataclass
@@ -96,14 +101,16 @@ class CheckResult:
     @property
     def status(self) -> str:
         """pass, fail, xfail/xpass (marked as an expected failure), skipped (nothing
-        compared), or error (the check could not run)."""
+        compared), inconclusive (a derivative no method could decide), or error (the check
+        could not run)."""
         if self.error is not None:
             return "error"
-        if not self.failed and self.compared_nothing:
+        undecided = any(r.status == "inconclusive" for r in self.rows)
+        if not self.failed and not undecided and self.compared_nothing:
             return "skipped"
         if self.xfail:
-            return "xfail" if self.failed else "xpass"
-        return "fail" if self.failed else "pass"
+            return "xfail" if self.failed or undecided else "xpass"
+        return "fail" if self.failed else "inconclusive" if undecided else "pass"
 
     @property
     def skip_reason(self) -> str:
@@ -168,8 +175,9 @@ class RunResult:
     @property
     def exit_code(self) -> int:
         """0 when every check passes (or fails as expected); 2 when a check could not
-        run (bad input or environment); 1 when a discrepancy was found."""
-        if any(c.status == "error" for c in self.checks):
+        run (bad input or environment) or could not decide (inconclusive); 1 when a
+        discrepancy was found."""
+        if any(c.status in ("error", "inconclusive") for c in self.checks):
             return 2
         return 0 if self.ok else 1
 
@@ -182,7 +190,8 @@ class RunResult:
         return to_html(self)
 
     def counts(self) -> dict[str, int]:
-        out = {"pass": 0, "fail": 0, "xfail": 0, "xpass": 0, "skipped": 0, "error": 0}
+        out = {"pass": 0, "fail": 0, "xfail": 0, "xpass": 0, "skipped": 0, "inconclusive": 0,
+               "error": 0}
         for c in self.checks:
             out[c.status] += 1
         return out

@@ -121,6 +121,6 @@ def assert_gradients(fn, *args, kwargs: dict | None = None, backend: str | None 
              "arguments": (list(args), kwargs, names, []), **options}
     label = getattr(fn, "__name__", type(fn).__name__)
     result = run_callable(check, source="<python>", base=None, label=label)
-    if result.failed:
+    if result.failed or result.status == "inconclusive":  # could not decide: not a pass
         raise AssertionError("\n" + render(RunResult([result])))
     return result

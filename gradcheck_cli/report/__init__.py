@@ -18,6 +18,7 @@ REPORTERS = {
 
 # Check statuses in the order a summary names them, with their words.
 _SUMMARY = [("pass", "passed"), ("fail", "failed"), ("error", "error"),
+            ("inconclusive", "inconclusive"),
             ("xfail", "expected failure"), ("xpass", "unexpectedly passed"),
             ("skipped", "skipped (nothing to compare)")]
 _PLURAL = {"error", "expected failure"}          # the words that take an 's'
@@ -57,6 +58,8 @@ def err_text(verdict) -> str:
         return "non-finite"
     if verdict.error is None:
         return "—"
+    if verdict.error_kind == "order":  # the Taylor test: the remainder's observed order
+        return f"order {verdict.error:.2f}"
     if verdict.error == 0:
         return "0" if verdict.error_kind == "abs" else "exact"
     text = f"{verdict.error:.1e}"
@@ -109,7 +112,7 @@ def summary(run) -> str:
 
 def method_title(name: str) -> str:
     return {"fd": "finite diff", "symbolic": "symbolic", "reverse": "reverse",
-            "expect": "expect"}.get(name, name)
+            "expect": "expect", "identity": "fwd⇄rev", "taylor": "taylor"}.get(name, name)
 
 
 def framework_notes(check) -> list[str]:

@@ -39,6 +39,12 @@ def _testcase(suite: ET.Element, check) -> None:
         message = lines[0] if lines else "passed but was marked xfail"
         failure = ET.SubElement(case, "failure", message=message, type="GradientMismatch")
         failure.text = "\n".join(lines + check.notes)
+    elif status == "inconclusive":  # cannot be checked: an error, as the exit code says
+        reasons = [f"{row.label} by {v.method}: {v.reason}" for row in check.rows
+                   for v in row.verdicts.values() if v.status == "inconclusive"]
+        error = ET.SubElement(case, "error", message=(reasons or ["inconclusive"])[0],
+                              type="Inconclusive")
+        error.text = "\n".join(reasons + check.notes)
     elif status == "xfail":
         ET.SubElement(case, "skipped", message=f"expected failure: {check.xfail}")
     elif status == "skipped":

@@ -14,7 +14,7 @@ from . import (
 )
 
 ICON = {"pass": "✅", "fail": "❌", "xfail": "☑️ xfail", "xpass": "❌ xpass", "n/a": "➖",
-        "skipped": "➖ skipped", "error": "⚠️ error"}
+        "skipped": "➖ skipped", "error": "⚠️ error", "inconclusive": "❔ inconclusive"}
 
 
 def _cell(verdict) -> str:

@@ -39,9 +39,9 @@ from . import (
 )
 
 STYLE = {"pass": "green", "fail": "bold red", "n/a": "dim", "xfail": "yellow", "xpass": "bold red",
-         "skipped": "yellow", "error": "bold red"}
+         "skipped": "yellow", "error": "bold red", "inconclusive": "bold yellow"}
 MARK = {"pass": "✓", "fail": "✗", "n/a": "–", "xfail": "✓ xfail", "xpass": "✗ xpass",
-        "skipped": "– skipped", "error": "!"}
+        "skipped": "– skipped", "error": "!", "inconclusive": "?"}
 _UNLIMITED = 100_000      # a width to measure a table's natural width at
 
 

@@ -17,6 +17,9 @@ from ..judge import Comparison, failed
 from . import kinks, structural
 
 FORWARD_COLUMNS = 64       # forward mode column by column up to this many elements
+# finite differences decide only where their error allowance is below this share of the
+# row's largest value: beyond, a check of the value is "inconclusive", with the figures
+INCONCLUSIVE = 0.1
 PROBES = 8                 # random tangents beyond that
 
 
@@ -118,6 +121,7 @@ class _Case:
         return Comparison(values, self.j_fd, rtol=self.rtol, atol=self.atol, err=self.err,
                           scale=self.rel * np.abs(self.j_fd), floor=self.floor,
                           use=np.isfinite(self.j_fd), where=_location(self.slot, fn),
+                          conclusive=INCONCLUSIVE * self.largest + self.floor,
                           refine=kinks.refiner(fn, self.slot, self.slot.size,
                                                self.target.kinked))
 

@@ -108,6 +108,7 @@ def compare(target, key, kind: str, name: str, d: Derivatives, ref: dict):
     return Comparison(d.values[key], fd, rtol=rtol, atol=atol, err=err,
                       scale=rtol * terms,
                       floor=target.floor(float(np.max(size))),
+                      conclusive=0.1 * float(np.max(np.abs(fd))) + target.floor(float(np.max(size))),
                       where=lambda p: f"probe {p} (seed-fixed u, v)")
 
 

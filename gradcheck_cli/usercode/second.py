@@ -139,4 +139,6 @@ def compare(target, key, kind: str, name: str, d: Derivatives, ref: dict):
         return f"{a.element(i)}, {b.element(j)}"
     return Comparison(d.values[key], values, rtol=rtol, atol=atol, err=err,
                       scale=rtol * size, use=np.isfinite(values),
+                      conclusive=0.1 * float(np.nanmax(np.abs(values), initial=0.0))
+                      + target.floor(largest),
                       floor=target.floor(largest), where=where)
