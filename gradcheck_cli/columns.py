@@ -22,11 +22,15 @@ REGISTRY: dict[str, str] = {
     "symbolic": ".expression.symbolic:Symbolic",
     "fd": ".expression.finite_diff:FiniteDifferences",
     "reverse": ".expression.reverse:ReverseMode",
+    "forward": ".expression.forward:ForwardMode",
+    "complex-step": ".expression.complex_step:ComplexStep",
 }
 ALIASES: dict[str, str] = {
     "sym": "symbolic", "sympy": "symbolic",
     "finite-diff": "fd", "finite_diff": "fd", "finite-differences": "fd", "numeric": "fd",
     "rev": "reverse", "engine": "reverse", "reverse-mode": "reverse",
+    "fwd": "forward", "forward-mode": "forward",
+    "complex_step": "complex-step", "complexstep": "complex-step",
 }
 # Which targets each method applies to. For code, finite differences are the
 # reference itself (there is no exact one): naming them is allowed, and they always run.
@@ -34,16 +38,24 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "symbolic": ("expression",),
     "fd": ("expression", "code"),
     "reverse": ("expression",),
+    "forward": ("expression",),
+    "complex-step": ("expression",),
 }
 # What a method is, for the judge (see gradcheck_cli.expression.target): judged on the
 # exact-reference subset only; computed from a stencil (it has an error estimate, and is
-# not used where the stencil straddles a kink).
+# not used where the stencil straddles a kink). complex-step has no trait on purpose: its
+# first derivatives involve no subtraction, so it is held to the float64 row like reverse.
 TRAITS: dict[str, dict] = {"symbolic": {"exact_only": True}, "fd": {"stencil": True}}
 DEFAULTS: dict[str, tuple[str, ...]] = {
-    "expression": ("symbolic", "fd", "reverse"),
+    "expression": ("symbolic", "fd", "reverse", "forward"),
     "code": ("fd",),
 }
 DEFAULT_METHODS: tuple[str, ...] = DEFAULTS["expression"]
+# gradcheck's checks of code that need no finite differences (usercode/agreement.py):
+# name -> column title; on by default for code
+CODE_METHODS: dict[str, str] = {"identity": "fwd⇄rev", "taylor": "taylor"}
+CODE_ALIASES: dict[str, str] = {"fwd-rev": "identity", "fwd⇄rev": "identity",
+                                "taylor-test": "taylor", "remainder": "taylor"}
 # Columns that are not methods: the user's own derivatives, and (code) a plain
 # implementation whose autodiff must agree.
 OTHER_COLUMNS: dict[str, tuple[str, ...]] = {"expect": ("expression", "code"),
@@ -53,13 +65,17 @@ WHAT = {"expression": "expression checks (f:)", "code": "code checks (callable:)
 
 def defaults(target: str) -> tuple[str, ...]:
     """The methods a check of this target runs when ``methods`` is not given."""
-    return DEFAULTS[target]
+    return DEFAULTS[target] + (tuple(CODE_METHODS) if target == "code" else ())
+
+
+def _targets(name: str) -> tuple[str, ...]:
+    return TARGETS[name] if name in TARGETS else ("code",)   # CODE_METHODS
 
 
 def require(name: str, target: str) -> None:
     """Refuse a method that does not apply to a target, saying which do."""
-    if target not in TARGETS[name]:
-        usable = [m for m, t in TARGETS.items() if target in t]
+    if target not in _targets(name):
+        usable = [m for m in (*TARGETS, *CODE_METHODS) if target in _targets(m)]
         raise GradcheckError(f"method {name!r} does not apply to {WHAT[target]}; "
                              f"methods that do: {', '.join(usable)}")
 
@@ -138,7 +154,9 @@ def canonical(name: str) -> str:
         GradcheckError: the name is not a known method.
     """
     key = name.strip().lower()
-    key = ALIASES.get(key, key)
+    key = ALIASES.get(key, CODE_ALIASES.get(key, key))
+    if key in CODE_METHODS:
+        return key
     if key not in REGISTRY:
         known = ", ".join(sorted(REGISTRY))
         raise GradcheckError(f"unknown method {name!r}; known methods: {known} (and, for "

@@ -147,3 +147,8 @@ def floor(dtype: str, largest: float) -> float:
     """The dtype's resolution at the scale ``largest`` of a code check's numbers."""
     row = DTYPES[dtype]
     return row.floor_ulps * row.eps * float(largest)
+
+
+def override(given: dict, *keys) -> float | None:
+    """The user's tolerance for the first of ``keys`` they named (``"*"`` last), or None."""
+    return next((float(given[k]) for k in (*keys, "*") if k in given), None)

@@ -65,7 +65,7 @@ def test_torch_forward_over_reverse_route():
     for route in ("rev∘rev", "fwd∘rev", "fwd∘fwd"):
         assert second_order(r, f"torch·{route}").status == "pass", route
     assert r.methods == ["torch·rev", "torch·fwd", "torch·rev∘rev", "torch·fwd∘rev",
-                         "torch·fwd∘fwd"]
+                         "torch·fwd∘fwd", "fwd⇄rev", "taylor"]
 
 
 @needs("jax")

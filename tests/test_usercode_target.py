@@ -36,22 +36,30 @@ def columns(result):
 @needs("torch")
 def test_no_column_that_can_never_hold_a_value():
     r = run("sigmoid_ok", backend="torch")
-    assert columns(r) == ["torch·rev", "torch·fwd"]   # no symbolic, no reverse engine
-    assert all(set(row.verdicts) == {"torch·rev", "torch·fwd"} for row in r.rows)
+    # no symbolic, no reverse engine; the checks that need no finite differences
+    assert columns(r) == ["torch·rev", "torch·fwd", "fwd⇄rev", "taylor"]
+    assert all(set(row.verdicts) == set(columns(r)) for row in r.rows)
 
 
 @needs("torch")
-@pytest.mark.parametrize("mode, expected", [("rev", ["torch·rev"]), ("fwd", ["torch·fwd"]),
-                                            ("both", ["torch·rev", "torch·fwd"])])
+@pytest.mark.parametrize("mode, expected", [
+    ("rev", ["torch·rev", "taylor"]), ("fwd", ["torch·fwd", "taylor"]),
+    ("both", ["torch·rev", "torch·fwd", "fwd⇄rev", "taylor"])])
 def test_mode_acts(mode, expected):
     assert columns(run("sigmoid_ok", backend="torch", mode=mode)) == expected
+
+
+@needs("torch")
+def test_the_identity_asked_by_name_with_one_mode_is_refused():
+    with pytest.raises(GradcheckError, match="needs mode: both"):
+        run("sigmoid_ok", backend="torch", mode="rev", methods="fd,identity")
 
 
 @needs("torch")
 def test_mode_fwd_alone_does_not_see_a_wrong_backward_and_says_so_by_its_columns():
     # the backward is wrong; forward mode alone cannot see it, and the report shows only
     # the forward column: nothing claims the backward was checked
-    r = run("sigmoid_bad", backend="torch", mode="fwd")
+    r = run("sigmoid_bad", backend="torch", mode="fwd", methods="fd")
     assert columns(r) == ["torch·fwd"]
     assert run("sigmoid_bad", backend="torch", mode="rev").status == "fail"
 
@@ -73,8 +81,8 @@ def test_rtol_and_atol_act_per_column_and_framework():
     assert run("softplus_bad", backend="torch").status == "fail"
     assert run("softplus_bad", backend="torch", rtol=0.02).status == "pass"
     assert run("softplus_bad", backend="torch", rtol={"torch": 0.02}).status == "pass"
-    assert run("softplus_bad", backend="torch", rtol={"torch·rev": 0.02}, mode="rev").status \
-        == "pass"
+    assert run("softplus_bad", backend="torch", rtol={"torch·rev": 0.02}, mode="rev",
+               methods="fd").status == "pass"
     assert run("softplus_bad", backend="torch", rtol={"jax": 0.02}).status == "fail"
     assert run("softplus_bad", backend="torch", atol=0.1).status == "pass"
     with pytest.raises(GradcheckError, match="finite and non-negative"):

@@ -56,10 +56,10 @@ def err_text(verdict) -> str:
         return "n/a"
     if verdict.reason == "non-finite":
         return "non-finite"
+    if verdict.error_kind == "order":  # the Taylor test: the remainder's observed order
+        return "sinks" if verdict.error is None else f"order {verdict.error:.2f}"
     if verdict.error is None:
         return "—"
-    if verdict.error_kind == "order":  # the Taylor test: the remainder's observed order
-        return f"order {verdict.error:.2f}"
     if verdict.error == 0:
         return "0" if verdict.error_kind == "abs" else "exact"
     text = f"{verdict.error:.1e}"

@@ -1,5 +1,6 @@
-"""The teaching view in the terminal: graph, forward pass, backward pass, symbolic
-derivative, finite-difference steps and cost (rich tables)."""
+"""The teaching view in the terminal: graph, forward pass with tangents, backward pass,
+symbolic derivative, finite-difference steps, and cost with forward against reverse
+mode measured (rich tables)."""
 
 from __future__ import annotations
 
@@ -14,67 +15,133 @@ from rich.text import Text
 from ..expression.parse import to_text, with_decimals
 from . import fmt
 
+RIGHT = ("value", "adjoint", "local derivative", "contribution", "h", "D(h)", "error", "time",
+         "passes", "node visits")
+
 
 def _table(title: str, *columns: str) -> Table:
     table = Table(title=Text(title, style="bold"), title_justify="left", pad_edge=False,
                   min_width=len(title) + 2)
     for c in columns:
-        table.add_column(c, justify="right" if c in ("value", "adjoint", "local derivative",
-                                                    "contribution", "h", "D(h)", "error",
-                                                    "seconds") else "left")
+        right = c in RIGHT or c.startswith("∂node/∂")
+        table.add_column(c, justify="right" if right else "left")
     return table
+
+
+def _g(x: float) -> str:
+    return f"{x:.8g}"
+
+
+def _sum(parts: list[float], total: float) -> str:
+    """'2 + 0.54030231 = 2.5403023': contributions and the adjoint they add up to."""
+    return " + ".join(_g(p) for p in parts) + f" = {_g(total)}"
+
+
+def _time(seconds: float) -> str:
+    return f"{seconds * 1e6:,.0f} µs" if seconds < 0.1 else f"{seconds:.2f} s"
 
 
 def renderables(e, *, latex: bool = False) -> list:
     point = ", ".join(f"{k} = {fmt(v)}" for k, v in e.point.items())
     out = [Text(f"{e.name}  at {point}", style="bold")]
-
     graph = _table("1. Computational graph (each intermediate named)", "node", "=", "inputs")
     for n in e.nodes:
         graph.add_row(n.name, n.formula, ", ".join(n.inputs) or n.op)
     out.append(graph)
+    out += _forward(e)
+    out += _backward(e)
+    out.append(_symbolic(e, latex))
+    out += _steps(e)
+    out += _cost(e)
+    return out
 
-    forward = _table("2. Forward pass: every node's value", "node", "=", "value")
+
+def _forward(e) -> list:
+    """The values, each node's tangent along every input, and how forward mode formed them."""
+    table = _table("2. Forward pass: every node's value and, by forward mode, its tangent "
+                   "(one pass per input)", "node", "=", "value",
+                   *(f"∂node/∂{w}" for w in e.wrt))
     for n in e.nodes:
-        forward.add_row(n.name, n.formula, f"{n.value:.8g}")
-    out.append(forward)
+        table.add_row(n.name, n.formula, _g(n.value),
+                      *(_g(n.tangents.get(w, 0.0)) for w in e.wrt))
+    out = [table]
+    for i, w in enumerate(e.wrt):
+        steps = [s for s in e.forward if s.var == w]
+        t = _table(f"   forward pass {i + 1} of {len(e.wrt)}, seed ∂{w}/∂{w} = 1 (other inputs "
+                   "0): each tangent from its arguments' tangents", "node", "tangent",
+                   "= Σ local derivative · argument's tangent")
+        for s in steps:
+            names = " + ".join(f"∂{s.node}/∂{a} · ∂{a}/∂{w}" for a, _, _ in s.terms)
+            values = " + ".join(f"{_g(d)} · {_g(t)}" for _, d, t in s.terms)
+            t.add_row(s.node, f"∂{s.node}/∂{w} = {_g(s.tangent)}", f"{names} = {values}")
+        out.append(t)
+    return out
 
-    back = _table("3. Backward pass, in the order reverse mode computes it",
-                  "node", "adjoint ∂f/∂node", "→ input", "local derivative", "contribution")
-    for step in e.backward:
-        for i, (arg, local, contribution) in enumerate(step.edges):
-            back.add_row(step.node if i == 0 else "", f"{step.adjoint:.8g}" if i == 0 else "",
-                         f"∂{step.node}/∂{arg}", f"{local:.8g}", f"{contribution:.8g}")
-    out.append(back)
+
+def _backward(e) -> list:
+    """One table per output, in the order reverse mode visits the nodes; adjoints that
+    several uses add into are shown as the sum."""
+    out = []
+    for k, f in enumerate(e.outputs):
+        which = f" for {f} (pass {k + 1} of {len(e.outputs)})" if len(e.outputs) > 1 else ""
+        back = _table(f"3. Backward pass{which}, in the order reverse mode computes it",
+                      "node", f"adjoint ∂{f}/∂node", "→ input", "local derivative",
+                      "contribution")
+        for step in (s for s in e.backward if s.output == f):
+            adjoint = _sum(step.summed, step.adjoint) if step.summed else _g(step.adjoint)
+            if not step.edges:
+                back.add_row(step.node, adjoint, "", "", "")
+            for i, (arg, local, contribution) in enumerate(step.edges):
+                back.add_row(step.node if i == 0 else "", adjoint if i == 0 else "",
+                             f"∂{step.node}/∂{arg}", _g(local), _g(contribution))
+        for w in e.wrt:
+            parts = e.inputs_summed.get((f, w))
+            total = e.jacobian[(f, w)]
+            back.add_row(w, _sum(parts, total) if parts else _g(total),
+                         f"(an input: ∂{f}/∂{w})", "", "")
+        out.append(back)
+        for w in e.wrt:
+            parts = e.inputs_summed.get((f, w))
+            if parts:
+                out.append(Text(f"   {w} is used {len(parts)} times: reverse mode adds the "
+                                f"contributions along each use, {_sum(parts, e.jacobian[(f, w)])}"
+                                f" = ∂{f}/∂{w}", style="dim"))
     grads = Table.grid(padding=(0, 2))
-    for w, g in e.gradient.items():
-        ref = e.reference[w]
-        grads.add_row(Text(f"∂f/∂{w}", style="bold"), f"{g:.8g}",
+    for (f, w), g in e.jacobian.items():
+        ref = e.reference_jacobian[(f, w)]
+        grads.add_row(Text(f"∂{f}/∂{w}", style="bold"), f"reverse {_g(g)}",
+                      f"forward {_g(e.tangent_jacobian[(f, w)])}",
                       Text(f"(reference {ref:.12g})" if math.isfinite(ref) else
                            "(no reference: f has no finite derivative at this point)",
                            style="dim"))
     out.append(grads)
+    return out
 
+
+def _symbolic(e, latex: bool) -> Table:
     sym = _table("4. Symbolic derivative (SymPy)", "")
     sym.show_header = False
-    for w, (raw, simplified) in e.symbolic.items():
-        paths = e.chains.get(w) or []
+    for (f, w), (raw, simplified) in e.symbolic.items():
+        paths = e.chains.get((f, w)) or []
         if paths and any(len(p) > 1 for p in paths):
             names = " + ".join(" · ".join(f"∂{a}/∂{b}" for a, b, _ in p) for p in paths)
             values = " + ".join(" · ".join(f"({to_text(d)})" for _, _, d in p) for p in paths)
-            sym.add_row(f"chain rule: ∂f/∂{w} = {names}")
+            sym.add_row(f"chain rule: ∂{f}/∂{w} = {names}")
             sym.add_row(f"          = {values}")
         shown = with_decimals(raw)  # a decimal literal reads 1.24, not 31/25
         text = sp.latex(shown) if latex else sp.pretty(shown, use_unicode=True)
-        sym.add_row(f"∂f/∂{w} =\n{text}")
+        sym.add_row(f"∂{f}/∂{w} =\n{text}")
         if simplified != raw:
             shown = with_decimals(simplified)
             text = sp.latex(shown) if latex else sp.pretty(shown, use_unicode=True)
             sym.add_row(f"simplified:\n{text}")
-    out.append(sym)
+    return sym
 
+
+def _steps(e) -> list:
+    out, f = [], e.outputs[0]
     for w, rows in e.steps.items():
-        table = _table(f"5. Finite differences for ∂f/∂{w}: step h against error "
+        table = _table(f"5. Finite differences for ∂{f}/∂{w}: step h against error "
                        "(truncation falls as h², rounding grows as ε/h)", "h", "D(h)", "error", "")
         finite = [r for r in rows if math.isfinite(r.error)]
         best = min(finite, key=lambda r: r.error) if finite else None
@@ -87,17 +154,31 @@ def renderables(e, *, latex: bool = False) -> list:
         out.append(Text(f"   Richardson (h, h/2) at gradcheck's step: {value:.15g} "
                         f"± {bound:.1e}" + (f" (error {error:.1e})" if math.isfinite(error) else
                                             " (no derivative here to compare with)")))
+    return out
 
-    cost = _table("6. Cost at this point", "method", "work", "seconds")
-    for row in e.cost:
-        cost.add_row(row["method"], row["work"], f"{row['seconds']:.5f}")
-    out.append(cost)
+
+def _cost(e) -> list:
     n, m = e.n_inputs, e.n_outputs
-    out.append(Text(
-        f"   With n = {n} input(s) and m = {m} output(s): reverse mode needs m = {m} backward "
-        f"pass(es) for the whole gradient, forward mode n = {n} pass(es), central differences "
-        f"2n = {2 * n} evaluations of f (4n = {4 * n} with Richardson). Reverse mode wins "
-        "when inputs outnumber outputs, as in training a network.", style="dim"))
+    cost = _table("6. Cost at this point (each time the best of 5 runs)", "method", "work",
+                  "time")
+    for row in e.cost:
+        cost.add_row(row["method"], row["work"], _time(row["seconds"]))
+    modes = _table(f"   forward against reverse mode, measured on this check: n = {n} "
+                   f"input(s), m = {m} output(s)", "mode", "passes", "node visits", "time")
+    for row in e.modes:
+        modes.add_row(f"{row['mode']} mode", f"{row['passes']} (one per {row['per']})",
+                      str(row["visits"]), _time(row["seconds"]))
+    out = [cost, modes]
+    if len(e.modes) == 2:
+        a, b = sorted(e.modes, key=lambda r: r["seconds"])
+        ratio = b["seconds"] / a["seconds"] if a["seconds"] > 0 else math.inf
+        out.append(Text(
+            f"   Measured: {a['mode']} mode took {ratio:.1f}× less time than {b['mode']} mode "
+            f"({a['passes']} pass(es), {a['visits']} node visits, against {b['passes']} and "
+            f"{b['visits']}). Forward mode needs one pass per input (n = {n}), reverse mode one "
+            f"per output (m = {m}); central differences 2n = {2 * n} evaluations of f (4n = "
+            f"{4 * n} with Richardson). Reverse mode wins when inputs outnumber outputs, as in "
+            "training a network; forward mode when outputs outnumber inputs.", style="dim"))
     return out
 
 

@@ -49,6 +49,8 @@ class CodeCheck:
     nondet_tol: float | None = None  # how far two runs of a backward pass may differ
     batched: tuple = ("rev", "fwd")  # modes whose batched (vmap) form is checked too
     batched_required: bool = False   # asked for by name: a batched form that raises fails
+    methods: tuple = ("fd", "identity", "taylor")
+    methods_explicit: bool = False   # named by the user: one that cannot run is refused
     wrt: tuple | None = None
     xfail: str | None = None
 
@@ -88,7 +90,8 @@ def build(data: dict, *, raw: dict | None = None, source: str, defaults: dict | 
             raise GradcheckError(f"code checks go up to order {MAX_ORDER}; order {order} "
                                  "is not checked for code yet")
         current = "methods"
-        options.methods(merged, "code")  # finite differences are the reference: always run
+        methods = options.methods(merged, "code")  # fd: the reference, always run
+        explicit = merged.get("methods") is not None
         current = "mode"
         modes = tuple(options.modes(merged, default="both"))
         current = "backend"
@@ -138,5 +141,6 @@ def build(data: dict, *, raw: dict | None = None, source: str, defaults: dict | 
         vmap=bool(merged.get("vmap", True)), expect=expect, order=order, rtol=rtol, atol=atol,
         frameworks=frameworks, modes=modes, dtype=dtype, device=device, seed=seed,
         nondet_tol=nondet_tol, batched=batched, batched_required=given is not None,
+        methods=methods, methods_explicit=explicit,
         wrt=tuple(wrt) if wrt else None, xfail=options.expected_failure(merged))
     return CodeTarget(check)

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..columns import Derivatives
 from ..errors import GradcheckError
-from . import full, projections, second, structural
+from . import agreement, full, projections, second, structural
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,15 @@ KINDS = {
     "reference": Kind(lambda t: t.reference_fn, _backward, _backward),
     "expect": Kind(lambda t: t.fn, lambda t, fn, slots: full.expect(slots, t.expected)),
     "route": Kind(lambda t: t.fn, None, None),   # second order only (its route)
+    "identity": Kind(lambda t: t.fn, lambda t, fn, slots: agreement.identity(t, t._outputs),
+                     lambda t, fn, slots: agreement.identity(t, t._outputs)),
+    "taylor": Kind(lambda t: t.fn, agreement.taylor, agreement.taylor),
+}
+# kinds judged their own way, not against finite differences
+AGREEMENTS = {
+    "identity": lambda t, key, name, d: agreement.identity_comparison(t, key, name, d),
+    "taylor": lambda t, key, name, d: agreement.taylor_verdict(name, key, d,
+                                                               3 if len(key[1]) == 2 else 2),
 }
 
 

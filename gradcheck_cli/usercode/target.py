@@ -22,7 +22,7 @@ from ..errors import GradcheckError, describe
 from ..results import CheckResult, Row
 from . import full, projections, second
 from .call import Call, Slot, convert
-from .columns import Column, compute, expectations
+from .columns import AGREEMENTS, Column, compute, expectations
 from .function import Function
 from .inputs import make_arguments
 from .loader import load
@@ -38,6 +38,7 @@ class CodeTarget:
         self.name, self.source, self.xfail = check.name, check.source, check.xfail
         self.rtol, self.atol, self.dtype = check.rtol, check.atol, check.dtype
         self.kinked = {"rough": [], "kink": []}   # elements at or near a kink or jump
+        self._outputs: dict = {}
         self._ready = False
 
     # ----- preparing: import, instantiate, inputs, one call ----------------------------
@@ -121,7 +122,8 @@ class CodeTarget:
                             for r in routes]
                          + ([Column("reference", "reference", route="rev∘rev")]
                             if self.reference_fn else [])
-                         + ([Column("expect", "expect")] if self.expected else []))
+                         + ([Column("expect", "expect")] if self.expected else [])
+                         + self._agreements())
         self._by_name = {c.name: c for c in self._columns}
         self.prepare_seconds = time.perf_counter() - start
         self._ready = True
@@ -131,6 +133,19 @@ class CodeTarget:
         """The columns that apply; asking for them imports and prepares the code."""
         _user_code(self._prepare)
         return self._columns
+
+    def _agreements(self) -> list[Column]:
+        """fwd⇄rev (both modes needed) and the Taylor test, where asked (by default)."""
+        check, out = self.check, []
+        if "identity" in check.methods:
+            if set(check.modes) >= {"rev", "fwd"}:
+                out.append(Column("fwd⇄rev", "identity"))
+            elif check.methods_explicit:
+                raise GradcheckError("method 'identity' compares forward and reverse mode: "
+                                     "it needs mode: both", field="methods")
+        if "taylor" in check.methods:
+            out.append(Column("taylor", "taylor"))
+        return out
 
     def _framework(self, obj) -> str:
         """The code's framework: detected from the object, and among those asked for."""
@@ -199,7 +214,9 @@ class CodeTarget:
         return f"∂²{f}/∂{a}²" if a == b else f"∂²{f}/∂{a}∂{b}"
 
     def compute(self, column: Column) -> Derivatives:
-        return _user_code(self._compute, column)
+        d = _user_code(self._compute, column)
+        self._outputs[column.name] = d   # fwd⇄rev reads the modes' values
+        return d
 
     def _compute(self, column: Column) -> Derivatives:
         start = time.perf_counter()
@@ -224,6 +241,8 @@ class CodeTarget:
 
     def comparison(self, key, name: str, d: Derivatives, ref: dict):
         column = self._by_name[name]
+        if column.kind in AGREEMENTS:
+            return AGREEMENTS[column.kind](self, key, name, d)
         if len(key[1]) == 2:
             return second.compare(self, key, column.route, name, d, ref)
         module = full if self.full else projections

@@ -1,0 +1,170 @@
+"""Checks that need no finite differences: the forward-reverse identity, and the Taylor test.
+
+**fwd⇄rev** (method ``identity``). For any u and v, ⟨u, J v⟩ from forward mode must
+equal ⟨Jᵀu, v⟩ from reverse mode -- both are the same sum of products, added in
+another order -- so they agree to rounding, bounded by the magnitudes summed
+(|u|ᵀ|J||v|). It catches a custom rule whose jvp and vjp disagree even where
+finite differences are too noisy to judge anything. Small inputs compare the two
+Jacobians element by element; large ones the probes' uᵀJv.
+
+**taylor** (method ``taylor``). Along a random direction v, the remainder
+r(h) = |φ(x + hv) - φ(x) - h ∇φ·v| of φ = uᵀf falls as h² when the gradient is
+right and as h when it is wrong; with ½h² vᵀHv also taken off, as h³ for a right
+second derivative. The order is fitted where r stands above rounding: no
+tolerance is needed, and noise only shortens the range. Verdict: the order
+expected (within 0.3) passes, one order below fails, anything else is inconclusive.
+PETSc, pyadjoint and Manopt check gradients this way.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..columns import Derivatives
+from ..judge import Comparison
+from ..results import Verdict
+from ..tolerances import DTYPES, for_column, override
+
+IDENTITY_ULPS = 64
+STEPS = 16          # h = h0 / 2^k, k = 0 .. STEPS - 1
+
+
+# ----- fwd⇄rev -------------------------------------------------------------------------
+def identity(target, outputs: dict) -> Derivatives:
+    """Forward mode's values, to be compared with reverse mode's (no new evaluation)."""
+    rev = outputs.get(f"{target.framework}·rev")
+    fwd = outputs.get(f"{target.framework}·fwd")
+    d = Derivatives()
+    for name in target.slots:
+        key = (0, (name,))
+        if rev is None or fwd is None or key not in rev.values or key not in fwd.values:
+            reason = (fwd.unavailable.get(key) if fwd is not None and key in fwd.unavailable
+                      else "needs both modes' values (mode: both)")
+            d.unavailable[key] = f"fwd⇄rev: {reason}"
+            continue
+        d.extra[key] = (fwd.values[key], rev, fwd)
+        d.values[key] = fwd.values[key]
+    return d
+
+
+def identity_comparison(target, key, name: str, d: Derivatives):
+    """⟨u, Jv⟩ (forward) against ⟨Jᵀu, v⟩ (reverse), to rounding of the terms summed."""
+    jv, rev, fwd = d.extra[key]
+    row = DTYPES[target.dtype]
+    if target.full:
+        directions = fwd.extra[key][0]              # (k, n): the forward tangents
+        j_rev = rev.values[key]                     # (M, n)
+        expected = j_rev @ directions.T            # the same columns, from reverse mode
+        terms = np.abs(j_rev) @ np.abs(directions.T)
+    else:
+        expected, terms = rev.values[key], rev.terms[key]
+    largest = float(np.max(np.abs(expected), initial=0.0))
+    # exact to rounding; the user's tolerance for the framework (or all) loosens it too
+    rtol = override(target.rtol, "identity", target.framework) or 0.0
+    atol = override(target.atol, "identity", target.framework) or 0.0
+    return Comparison(jv, expected, rtol=rtol, atol=atol,
+                      scale=(IDENTITY_ULPS * row.eps + rtol) * terms,
+                      floor=target.floor(largest),
+                      where=lambda i: f"{target.slot(key[1][0]).name}, value {int(i)}")
+
+
+# ----- taylor --------------------------------------------------------------------------
+def taylor(target, fn, slots) -> Derivatives:
+    """Remainders along a random direction per slot: r(h) for the gradient (order 1) and,
+    at order 2, with the second derivative too. Values are the fitted orders."""
+    rng = np.random.default_rng(11)
+    u = rng.standard_normal(fn.size) if fn.size else np.zeros(0)
+    d = Derivatives()
+    if not fn.size:
+        for s in slots:
+            d.unavailable[(0, (s.name,))] = "no output element"
+        return d
+    grads = fn.vjp(u)
+    for s in slots:
+        key = (0, (s.name,))
+        g = grads[s.name][0]
+        v = rng.standard_normal(s.shape) * s.finite.reshape(s.shape)
+        if not np.any(v):
+            d.unavailable[key] = "no finite element to move"
+            continue
+        slope = 0.0 if g is None else float(np.ravel(g) @ v.ravel())
+        curve = None
+        if target.second is not None:
+            h2 = fn.hvp(u, {s.name: v.ravel()}, "rev∘rev").get(s.name)
+            curve = 0.0 if h2 is None else float(np.ravel(h2) @ v.ravel())
+        # the gradient is only as exact as the check's dtype allows: a remainder below
+        # h times that allowance is consistent with a right gradient (float16 is 1e-3 off)
+        # (the user's tolerance for the reverse-mode column, whose gradient this tests)
+        rtol, atol = for_column(f"{target.framework}·rev", target.dtype, target.rtol,
+                                target.atol, kind="code")
+        g_abs = 0.0 if g is None else float(np.abs(np.ravel(g)) @ np.abs(v.ravel()))
+        allowance = rtol * g_abs + atol + target.floor(g_abs)
+        d.extra[key] = _remainders(fn, s, u, v, slope, curve, allowance)
+        d.values[key] = np.zeros(1)
+        if curve is not None:
+            pair = (0, (s.name, s.name))
+            d.extra[pair] = _remainders(fn, s, u, v, slope, curve, allowance, second=True)
+            d.values[pair] = np.zeros(1)
+    return d
+
+
+def _remainders(fn, slot, u, v, slope, curve, allowance, second=False):
+    """(h, r(h), floor) for h = h0 / 2^k along v; the floor is rounding, noise, and h
+    times the gradient's own allowance (h² times the second derivative's, at order 2)."""
+    x = np.where(np.isfinite(slot.value), slot.value, 0.0)
+    scale = max(1.0, float(np.max(np.abs(x))))
+    h0 = 0.1 * scale / float(np.max(np.abs(v)))
+    phi0 = u @ fn({})
+    hs, rs, floors = [], [], []
+    eps = DTYPES[fn.fd_dtype].eps
+    for k in range(STEPS):
+        h = h0 * 2.0 ** -k
+        moved = np.where(v != 0, x + h * v, slot.value)
+        phi = u @ fn({slot.name: moved})
+        r = phi - phi0 - h * slope
+        if second:
+            r -= 0.5 * h * h * curve
+        hs.append(h)
+        rs.append(abs(r))
+        rounding = 64 * eps * (np.abs(u) @ (np.abs(fn({})) + np.abs(fn({slot.name: moved}))))
+        floors.append(rounding + (h * h if second else h) * allowance)
+    return np.array(hs), np.array(rs), np.array(floors)
+
+
+def order_of(hs, rs, floors) -> tuple[float | None, int, bool]:
+    """(the remainder's order, how many halvings it was fitted on, whether the remainder
+    sinks into its floor at the smallest steps). The order is the median slope in log2
+    over the last consecutive halvings whose remainders stand 10 times above the floor:
+    the asymptotic range, past any kink that larger steps reach across."""
+    good = rs > 10 * floors
+    sinks = not good[-3:].any()
+    slopes = [np.log2(rs[k] / rs[k + 1]) for k in range(len(rs) - 1) if good[k] and good[k + 1]]
+    if len(slopes) < 3:
+        return None, len(slopes), sinks
+    return float(np.median(slopes[-4:])), len(slopes), sinks
+
+
+def taylor_verdict(name: str, key, d: Derivatives, expected: int) -> Verdict:
+    hs, rs, floors = d.extra[key]
+    order, n, sinks = order_of(hs, rs, floors)
+    where = "along a seed-fixed random direction"
+    if sinks:  # r(h)/h -> 0: the derivative predicts f to its own accuracy as h shrinks
+        return Verdict(name, "pass", compared=len(rs), error=order, error_kind="order",
+                       location=where, reason="the remainder sinks below its floor as h "
+                                              "shrinks (f linear along v there, or exact)")
+    if order is None:
+        return Verdict(name, "inconclusive", compared=len(rs), location=where,
+                       reason=f"the remainder stands above its floor at {n + 1} step(s) only: "
+                              "no order to fit")
+    if order >= expected - 0.3:
+        return Verdict(name, "pass", compared=len(rs), error=order, error_kind="order",
+                       location=where)
+    if order <= expected - 0.7:
+        return Verdict(name, "fail", compared=len(rs), wrong=1, error=order,
+                       error_kind="order", location=where,
+                       reason=f"the Taylor remainder falls as h^{order:.2f}, not h^{expected}: "
+                              f"the {'second derivative' if expected == 3 else 'gradient'} "
+                              "is wrong along this direction")
+    return Verdict(name, "inconclusive", compared=len(rs), error=order, error_kind="order",
+                   location=where, reason=f"the remainder's order {order:.2f} is neither "
+                                          f"{expected} nor {expected - 1}")
