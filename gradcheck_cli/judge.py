@@ -194,16 +194,19 @@ def judge(name: str, c: Comparison) -> Verdict:
     near_zero = at_value(err_at)[3]
     if not failed and c.conclusive is not None and err is not None:
         noisy = use & (FD_SAFETY * err > c.conclusive)
-        if np.count_nonzero(noisy) == compared and compared:
-            # every value within a tolerance made of noise: no verdict, the figures instead
-            worst_err = float(np.max(FD_SAFETY * err[noisy]))
+        if noisy.any():
+            # values within a tolerance made of noise were not checked: no pass, the figures
+            worst = int(np.argmax(np.where(noisy, err, -1.0)))
             return Verdict(name, "inconclusive", compared=compared, excluded=excluded,
+                           wrong=int(np.count_nonzero(noisy)),
                            error=float(error) if error >= 0 else None,
                            error_kind="abs" if near_zero[0] else "rel",
-                           reason=f"finite differences too noisy to judge: their error "
-                                  f"allowance {worst_err:.3g} exceeds what can decide here "
-                                  f"({c.conclusive:.3g}, a tenth of the largest value)",
-                           location=c.where(at) if c.where is not None else None)
+                           reason=f"finite differences too noisy to judge "
+                                  f"{int(np.count_nonzero(noisy))} of {compared} values: their "
+                                  f"error allowance {FD_SAFETY * err[worst]:.3g} exceeds what "
+                                  f"can decide here ({c.conclusive:.3g}, a tenth of the "
+                                  "largest value)",
+                           location=c.where(worst) if c.where is not None else None)
     return Verdict(
         name, "fail" if failed else "pass", compared=compared, wrong=wrong, excluded=excluded,
         error=float(error) if error >= 0 else None,

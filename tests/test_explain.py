@@ -98,7 +98,7 @@ def test_graph_files_round_trip(tmp_path):
     nodes, edges = parse_dot(dot(e))
     assert set(nodes) == {"n_x", "n_v", "n_u", "n_f"}
     assert set(edges) == {("n_x", "n_v"), ("n_v", "n_u"), ("n_u", "n_f")}
-    assert "∂f/∂u = 0.469164" in nodes["n_u"]
+    assert "∂f/∂u = 0.469164" in nodes["n_u"] and "du/dx = -2.61457" in nodes["n_u"]
     lines = mermaid(e).splitlines()
     assert lines[0] == "flowchart LR"
     declared = {m.group(1) for line in lines if (m := re.match(r'\s+(\w+)\["', line))}
@@ -130,16 +130,104 @@ def test_plots_are_pngs_of_the_expected_size(tmp_path):
                               str(tmp_path / "s.png")])
     assert out.exit_code == 0, out.output
     w, h = png_size(tmp_path / "s.png")
-    assert 600 < w < 900 and 450 < h < 650       # 7 x 5 inches at 110 dpi, tight
+    assert 600 < w < 900 and 500 < h < 750       # 7 x 5 inches at 110 dpi + the legend below
 
 
-def test_explain_needs_one_point_of_a_scalar():
+def test_step_plot_legend_is_clear_of_the_data_and_exact_zeros_stay_visible():
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from gradcheck_cli.report.plots import BOTTOM, steps_figure
+    # ∂f/∂y of x*y + sin(x) is exactly 1: central differences hit it exactly (error 0)
+    e = explain(build_problem(dict(f="x*y + sin(x)", at={"x": 1, "y": 2}, backend="none")))
+    assert any(r.error == 0 for r in e.steps["y"])
+    fig = steps_figure(e)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    legend = ax.get_legend().get_window_extent()
+    assert legend.y1 < ax.get_window_extent().y0     # entirely below the axes
+    low, high = ax.get_ylim()
+    assert low == BOTTOM
+    for line in ax.get_lines():
+        xs, ys = line.get_data()
+        if 0 < len(xs) <= 20:                        # the data, not the guide lines
+            assert all(low < y <= high for y in ys)  # exact zeros drawn on the floor
+            for point in ax.transData.transform(list(zip(xs, ys))):
+                assert not legend.contains(*point)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("exactly 0" in t for t in labels)
+    plt.close(fig)
+
+
+def test_forward_pass_shows_the_seeds_tangents():
+    # The seed (TensorFlow, float32): du/dx = -2.6145747 (u = sin(v), v = x**2), dv/dx = 4,
+    # df/dx = -1.2266648; float64 prints its own last digit, within float32's precision.
+    out = CliRunner().invoke(app, ["explain", "exp(sin(x**2))", "--at", "x=2"])
+    assert out.exit_code == 0, out.output
+    tangents = {m.group(1): m.group(2) for m in
+                re.finditer(r"^│(\S+)\s*│ d\1/dx = (\S+)\s*│", out.output, re.M)}
+    assert tangents["v1"] == "4"                                   # dv/dx
+    assert rounds_to(float(tangents["v2"]), "-2.6145747")          # du/dx
+    assert rounds_to(float(tangents["f"]), "-1.2266648")           # df/dx
+    assert "∂v2/∂v1 · dv1/dx = -0.65364362 · 4" in out.output      # the chain rule, forward
+    e = chain()                                                    # with the seed's names
+    tangent = {n.name: n.tangents["x"] for n in e.nodes}
+    assert tangent["v"] == 4.0 and rounds_to(tangent["u"], "-2.6145747")
+    assert rounds_to(tangent["f"], "-1.2266648") and tangent["x"] == 1.0
+    assert e.tangent_jacobian[("f", "x")] == e.jacobian[("f", "x")]
+
+
+def test_backward_pass_shows_where_contributions_are_summed():
+    # f = x*y + sin(x) at (1, 2): x reaches f twice, so its adjoint is y + cos(x)
+    out = CliRunner().invoke(app, ["explain", "x*y + sin(x)", "--at", "x=1,y=2"])
+    assert out.exit_code == 0, out.output
+    assert "2 + 0.54030231 = 2.5403023" in out.output
+    assert "x has 2 uses; their contributions add up: ∂f/∂x = 2 + 0.54030231 = 2.5403023" \
+        in out.output
+    e = explain(build_problem(dict(f="x*y + sin(x)", at={"x": 1, "y": 2}, backend="none")))
+    assert e.inputs_summed[("f", "x")] == pytest.approx([2.0, 0.5403023058681398])
+    assert ("f", "y") not in e.inputs_summed      # y is used once: nothing to add
+
+
+def test_cost_compares_forward_and_reverse_measured():
+    # one output, four inputs: forward mode makes 4 passes, reverse mode 1
+    many_in = explain(build_problem(dict(f="log(exp(a) + exp(b) + exp(c) + exp(d))",
+                                         at={"a": 1, "b": 2, "c": 3, "d": 4}, backend="none")))
+    modes = {r["mode"]: r for r in many_in.modes}
+    assert modes["forward"]["passes"] == 4 and modes["reverse"]["passes"] == 1
+    assert modes["forward"]["visits"] > 2 * modes["reverse"]["visits"]
+    assert all(r["seconds"] > 0 for r in many_in.modes)
+    # one input, four outputs sharing u = t**2 + exp(t): the other way round
+    many_out = explain(build_problem(dict(
+        f="[sin(t**2 + exp(t)), cos(t**2 + exp(t)), exp(t**2 + exp(t)), (t**2 + exp(t))**3]",
+        at={"t": 0.5}, backend="none")))
+    modes = {r["mode"]: r for r in many_out.modes}
+    assert modes["forward"]["passes"] == 1 and modes["reverse"]["passes"] == 4
+    assert modes["reverse"]["visits"] > 2 * modes["forward"]["visits"]
+    text = render(many_out)
+    assert "4 (one per output)" in text and "1 (one per input)" in text
+    assert re.search(r"Measured: (forward|reverse) mode was \d+\.\d× faster", text)
+    assert {r["method"] for r in many_out.cost} == {"symbolic", "fd", "reverse", "forward",
+                                                    "complex-step"}
+
+
+def test_explain_needs_one_point():
     r = CliRunner().invoke(app, ["explain", "sin(x)"])
     assert r.exit_code == 2 and "has no value" in r.output
     with pytest.raises(GradcheckError, match="one point"):
         explain(build_problem(dict(f="sin(x)", grid={"x": [0, 1, 3]}, backend="none")))
-    with pytest.raises(GradcheckError, match="scalar"):
-        explain(build_problem(dict(f="[x, x**2]", at={"x": 1}, backend="none")))
+
+
+def test_several_outputs_get_a_backward_pass_each():
+    e = explain(build_problem(dict(f="[x*y, x + y**2]", at={"x": 2, "y": 3}, backend="none")))
+    assert e.outputs == ["f₁", "f₂"]
+    assert {s.output for s in e.backward} == {"f₁", "f₂"}
+    assert e.jacobian == e.tangent_jacobian == {("f₁", "x"): 3.0, ("f₁", "y"): 2.0,
+                                                ("f₂", "x"): 1.0, ("f₂", "y"): 6.0}
+    text = render(e)
+    assert "Backward pass for f₂ (pass 2 of 2)" in text and "∂f₂/∂y =" in text
+    lines = mermaid(e)
+    assert "∂f₁/∂x = 3" in lines and "∂f₂/∂x = 1" in lines
 
 
 def test_explaining_a_point_without_a_derivative_says_so():

@@ -19,13 +19,17 @@ RIGHT = ("value", "adjoint", "local derivative", "contribution", "h", "D(h)", "e
          "passes", "node visits")
 
 
-def _table(title: str, *columns: str) -> Table:
-    table = Table(title=Text(title, style="bold"), title_justify="left", pad_edge=False,
-                  min_width=len(title) + 2)
+def _table(*columns: str) -> Table:
+    table = Table(pad_edge=False)
     for c in columns:
-        right = c in RIGHT or c.startswith("∂node/∂")
+        right = c in RIGHT or c.startswith("dnode/d")
         table.add_column(c, justify="right" if right else "left")
     return table
+
+
+def _titled(title: str, table: Table) -> list:
+    # the title as its own line: a table's title would widen every column to fit it
+    return [Text(title, style="bold"), table]
 
 
 def _g(x: float) -> str:
@@ -44,37 +48,34 @@ def _time(seconds: float) -> str:
 def renderables(e, *, latex: bool = False) -> list:
     point = ", ".join(f"{k} = {fmt(v)}" for k, v in e.point.items())
     out = [Text(f"{e.name}  at {point}", style="bold")]
-    graph = _table("1. Computational graph (each intermediate named)", "node", "=", "inputs")
+    graph = _table("node", "=", "inputs")
     for n in e.nodes:
         graph.add_row(n.name, n.formula, ", ".join(n.inputs) or n.op)
-    out.append(graph)
+    out += _titled("1. Computational graph (each intermediate named)", graph)
     out += _forward(e)
     out += _backward(e)
-    out.append(_symbolic(e, latex))
+    out += _symbolic(e, latex)
     out += _steps(e)
     out += _cost(e)
     return out
 
 
 def _forward(e) -> list:
-    """The values, each node's tangent along every input, and how forward mode formed them."""
-    table = _table("2. Forward pass: every node's value and, by forward mode, its tangent "
-                   "(one pass per input)", "node", "=", "value",
-                   *(f"∂node/∂{w}" for w in e.wrt))
+    """The values, each node's tangent along every input, and how forward mode formed them
+    (d for a tangent, a total derivative; ∂ for a local derivative)."""
+    table = _table("node", "=", "value", *(f"dnode/d{w}" for w in e.wrt))
     for n in e.nodes:
         table.add_row(n.name, n.formula, _g(n.value),
                       *(_g(n.tangents.get(w, 0.0)) for w in e.wrt))
-    out = [table]
+    out = _titled("2. Forward pass: every node's value, and its tangent by forward mode", table)
     for i, w in enumerate(e.wrt):
-        steps = [s for s in e.forward if s.var == w]
-        t = _table(f"   forward pass {i + 1} of {len(e.wrt)}, seed ∂{w}/∂{w} = 1 (other inputs "
-                   "0): each tangent from its arguments' tangents", "node", "tangent",
-                   "= Σ local derivative · argument's tangent")
-        for s in steps:
-            names = " + ".join(f"∂{s.node}/∂{a} · ∂{a}/∂{w}" for a, _, _ in s.terms)
+        t = _table("node", "tangent", f"= Σ ∂node/∂argument · dargument/d{w}")
+        for s in (s for s in e.forward if s.var == w):
+            names = " + ".join(f"∂{s.node}/∂{a} · d{a}/d{w}" for a, _, _ in s.terms)
             values = " + ".join(f"{_g(d)} · {_g(t)}" for _, d, t in s.terms)
-            t.add_row(s.node, f"∂{s.node}/∂{w} = {_g(s.tangent)}", f"{names} = {values}")
-        out.append(t)
+            t.add_row(s.node, f"d{s.node}/d{w} = {_g(s.tangent)}", f"{names} = {values}")
+        out += _titled(f"   forward pass {i + 1} of {len(e.wrt)}: seed d{w}/d{w} = 1, the other "
+                       "inputs 0", t)
     return out
 
 
@@ -84,8 +85,7 @@ def _backward(e) -> list:
     out = []
     for k, f in enumerate(e.outputs):
         which = f" for {f} (pass {k + 1} of {len(e.outputs)})" if len(e.outputs) > 1 else ""
-        back = _table(f"3. Backward pass{which}, in the order reverse mode computes it",
-                      "node", f"adjoint ∂{f}/∂node", "→ input", "local derivative",
+        back = _table("node", f"adjoint ∂{f}/∂node", "→ input", "local derivative",
                       "contribution")
         for step in (s for s in e.backward if s.output == f):
             adjoint = _sum(step.summed, step.adjoint) if step.summed else _g(step.adjoint)
@@ -99,13 +99,12 @@ def _backward(e) -> list:
             total = e.jacobian[(f, w)]
             back.add_row(w, _sum(parts, total) if parts else _g(total),
                          f"(an input: ∂{f}/∂{w})", "", "")
-        out.append(back)
+        out += _titled(f"3. Backward pass{which}, in the order reverse mode computes it", back)
         for w in e.wrt:
             parts = e.inputs_summed.get((f, w))
             if parts:
-                out.append(Text(f"   {w} is used {len(parts)} times: reverse mode adds the "
-                                f"contributions along each use, {_sum(parts, e.jacobian[(f, w)])}"
-                                f" = ∂{f}/∂{w}", style="dim"))
+                out.append(Text(f"   {w} has {len(parts)} uses; their contributions add up: "
+                                f"∂{f}/∂{w} = {_sum(parts, e.jacobian[(f, w)])}", style="dim"))
     grads = Table.grid(padding=(0, 2))
     for (f, w), g in e.jacobian.items():
         ref = e.reference_jacobian[(f, w)]
@@ -118,8 +117,8 @@ def _backward(e) -> list:
     return out
 
 
-def _symbolic(e, latex: bool) -> Table:
-    sym = _table("4. Symbolic derivative (SymPy)", "")
+def _symbolic(e, latex: bool) -> list:
+    sym = _table("")
     sym.show_header = False
     for (f, w), (raw, simplified) in e.symbolic.items():
         paths = e.chains.get((f, w)) or []
@@ -135,21 +134,21 @@ def _symbolic(e, latex: bool) -> Table:
             shown = with_decimals(simplified)
             text = sp.latex(shown) if latex else sp.pretty(shown, use_unicode=True)
             sym.add_row(f"simplified:\n{text}")
-    return sym
+    return _titled("4. Symbolic derivative (SymPy)", sym)
 
 
 def _steps(e) -> list:
     out, f = [], e.outputs[0]
     for w, rows in e.steps.items():
-        table = _table(f"5. Finite differences for ∂{f}/∂{w}: step h against error "
-                       "(truncation falls as h², rounding grows as ε/h)", "h", "D(h)", "error", "")
+        table = _table("h", "D(h)", "error", "")
         finite = [r for r in rows if math.isfinite(r.error)]
         best = min(finite, key=lambda r: r.error) if finite else None
         for r in rows:
             mark = "← gradcheck's step" if r.chosen else ("← smallest error" if r is best else "")
             table.add_row(f"{r.h:.3g}", f"{r.value:.12g}", f"{r.error:.2e}", mark)
         value, bound = e.richardson[w]
-        out.append(table)
+        out += _titled(f"5. Finite differences for ∂{f}/∂{w}: step h against error "
+                       "(truncation ∝ h², rounding ∝ ε/h)", table)
         error = abs(value - e.reference[w])
         out.append(Text(f"   Richardson (h, h/2) at gradcheck's step: {value:.15g} "
                         f"± {bound:.1e}" + (f" (error {error:.1e})" if math.isfinite(error) else
@@ -159,26 +158,26 @@ def _steps(e) -> list:
 
 def _cost(e) -> list:
     n, m = e.n_inputs, e.n_outputs
-    cost = _table("6. Cost at this point (each time the best of 5 runs)", "method", "work",
-                  "time")
+    cost = _table("method", "work", "time")
     for row in e.cost:
         cost.add_row(row["method"], row["work"], _time(row["seconds"]))
-    modes = _table(f"   forward against reverse mode, measured on this check: n = {n} "
-                   f"input(s), m = {m} output(s)", "mode", "passes", "node visits", "time")
+    modes = _table("mode", "passes", "node visits", "time")
     for row in e.modes:
         modes.add_row(f"{row['mode']} mode", f"{row['passes']} (one per {row['per']})",
                       str(row["visits"]), _time(row["seconds"]))
-    out = [cost, modes]
+    out = _titled("6. Cost at this point (each time the best of 5 runs)", cost)
+    out += _titled(f"   forward against reverse mode, measured: n = {n} input(s), "
+                   f"m = {m} output(s)", modes)
     if len(e.modes) == 2:
         a, b = sorted(e.modes, key=lambda r: r["seconds"])
         ratio = b["seconds"] / a["seconds"] if a["seconds"] > 0 else math.inf
         out.append(Text(
-            f"   Measured: {a['mode']} mode took {ratio:.1f}× less time than {b['mode']} mode "
-            f"({a['passes']} pass(es), {a['visits']} node visits, against {b['passes']} and "
-            f"{b['visits']}). Forward mode needs one pass per input (n = {n}), reverse mode one "
-            f"per output (m = {m}); central differences 2n = {2 * n} evaluations of f (4n = "
-            f"{4 * n} with Richardson). Reverse mode wins when inputs outnumber outputs, as in "
-            "training a network; forward mode when outputs outnumber inputs.", style="dim"))
+            f"   Measured: {a['mode']} mode was {ratio:.1f}× faster here ({a['passes']} "
+            f"pass(es) visiting {a['visits']} nodes, against {b['passes']} visiting "
+            f"{b['visits']}). Forward mode needs one pass per input, reverse mode one per "
+            f"output; central differences 2n = {2 * n} evaluations of f (4n = {4 * n} with "
+            "Richardson). Reverse mode wins when inputs outnumber outputs, as in training a "
+            "network; forward mode when outputs outnumber inputs.", style="dim"))
     return out
 
 

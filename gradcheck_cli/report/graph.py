@@ -1,4 +1,4 @@
-"""The computational graph as Graphviz DOT or Mermaid, with values and adjoints."""
+"""The computational graph as Graphviz DOT or Mermaid, with values, tangents and adjoints."""
 
 from __future__ import annotations
 
@@ -10,13 +10,17 @@ def _id(name: str) -> str:
 
 
 def _text(node) -> str:
-    adjoint = "" if node.adjoint is None else f"\\n∂f/∂{node.name} = {node.adjoint:.6g}"
+    """name = formula, its value, its tangent along each input (forward mode) and its
+    adjoint for each output (reverse mode)."""
     head = node.name if node.formula == node.name else f"{node.name} = {node.formula}"
-    return f"{head}\\nvalue {node.value:.6g}{adjoint}"
+    lines = [head, f"value {node.value:.6g}"]
+    lines += [f"d{node.name}/d{w} = {t:.6g}" for w, t in node.tangents.items()]
+    lines += [f"∂{f}/∂{node.name} = {a:.6g}" for f, a in node.adjoints.items()]
+    return "\\n".join(lines)
 
 
 def dot(e) -> str:
-    """Graphviz DOT: inputs to outputs, each node with its value and adjoint."""
+    """Graphviz DOT: inputs to outputs, each node with its value, tangents and adjoints."""
     names = {n.name for n in e.nodes}
     lines = ["digraph gradcheck {", "  rankdir=LR;", '  node [shape=box, fontname="Helvetica"];']
     for n in e.nodes:

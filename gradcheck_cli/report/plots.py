@@ -74,35 +74,70 @@ def plot_methods(problem, path) -> None:
     plt.close(fig)
 
 
-def plot_steps(explanation, path) -> None:
-    """Finite-difference error against the step h, log-log: the V of truncation
-    (falls as h²) and rounding (grows as ε/h), with gradcheck's step and the best marked."""
+# An error of exactly 0 has no place on a log axis: such points are drawn at this floor,
+# as open triangles on the bottom edge, and the legend says so.
+EXACT_AT = 1e-17
+BOTTOM = 3e-18
+
+
+def _on_log_axis(errors) -> tuple[np.ndarray, np.ndarray]:
+    """(errors with exact zeros raised to EXACT_AT, which points are exactly 0)."""
+    errors = np.asarray(errors, dtype=float)
+    exact = errors == 0
+    return np.where(exact, EXACT_AT, errors), exact
+
+
+def steps_figure(explanation):
+    """The figure of :func:`plot_steps`: finite-difference error against the step h,
+    log-log -- the V of truncation (falls as h²) and rounding (grows as ε/h) -- with
+    gradcheck's step and the best marked; the legend below the axes, clear of the data."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 5))
+    any_exact, top = False, 10.0
+    f = explanation.outputs[0] if getattr(explanation, "outputs", None) else "f"
     for var, rows in explanation.steps.items():
         h = np.array([r.h for r in rows])
-        err = np.maximum([r.error for r in rows], 1e-18)
-        line, = ax.loglog(h, err, "o-", ms=4, label=f"∂f/∂{var}: central difference")
+        err, exact = _on_log_axis([r.error for r in rows])
+        finite = np.isfinite(err)
+        top = max(top, 10 * float(np.max(err[finite], initial=1.0)))
+        line, = ax.loglog(h, err, "o-", ms=4, label=f"∂{f}/∂{var}: central difference")
+        if exact.any():
+            any_exact = True
+            ax.loglog(h[exact], err[exact], "v", ms=9, mfc="white", color=line.get_color())
         chosen = [r for r in rows if r.chosen][0]
-        ax.loglog([chosen.h], [max(chosen.error, 1e-18)], "*", ms=16, color=line.get_color(),
-                  label=f"gradcheck's step h = {chosen.h:.2g}")
+        ax.loglog([chosen.h], _on_log_axis([chosen.error])[0], "*", ms=16,
+                  color=line.get_color(), label=f"gradcheck's step h = {chosen.h:.2g}")
         best = min(rows, key=lambda r: r.error)
-        ax.annotate(f"smallest error\nh = {best.h:.0e}", (best.h, max(best.error, 1e-18)),
-                    textcoords="offset points", xytext=(10, -30), fontsize=8,
+        ax.annotate(f"smallest error\nh = {best.h:.0e}", (best.h, _on_log_axis([best.error])[0][0]),
+                    textcoords="offset points", xytext=(10, 25), fontsize=8,
                     arrowprops={"arrowstyle": "->"})
-        value, bound = explanation.richardson[var]
+        value, _bound = explanation.richardson[var]
         rich = abs(value - explanation.reference[var])
-        ax.axhline(max(rich, 1e-18), ls="--", lw=1, color=line.get_color(),
+        ax.axhline(_on_log_axis([rich])[0][0], ls="--", lw=1, color=line.get_color(),
                    label=f"Richardson at gradcheck's step: error {rich:.1e}")
     hs = np.logspace(-15, -1, 50)
-    scale = max(abs(v) for v in explanation.reference.values()) or 1.0
+    scale = max((abs(v) for v in explanation.reference.values() if np.isfinite(v)),
+                default=1.0) or 1.0
     ax.loglog(hs, scale * hs ** 2, ":", color="gray", label="∝ h² (truncation)")
     ax.loglog(hs, scale * 2.2e-16 / hs, "--", color="gray", label="∝ ε/h (rounding)")
+    if any_exact:
+        ax.loglog([], [], "v", ms=9, mfc="white", color="gray",
+                  label=f"error exactly 0 (drawn at {EXACT_AT:.0e})")
     ax.set_xlabel("step h")
-    ax.set_ylabel("|D(h) − reference|")
-    ax.set_ylim(1e-17, 1e1)
+    ax.set_ylabel(f"|D(h) − reference|")
+    ax.set_ylim(BOTTOM, top)
     ax.set_title(f"{explanation.name}: the finite-difference step trade-off")
-    ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
+    # below the axes: inside, any corner may hold the V's arms, the Richardson line or a
+    # floor of exact zeros
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2,
+              frameon=False)
+    return fig
+
+
+def plot_steps(explanation, path) -> None:
+    """Write :func:`steps_figure` as a PNG."""
+    plt = _pyplot()
+    fig = steps_figure(explanation)
     _save(fig, path)
     plt.close(fig)

@@ -117,6 +117,7 @@ def _remainders(fn, slot, u, v, slope, curve, allowance, second=False):
     phi0 = u @ fn({})
     hs, rs, floors = [], [], []
     eps = DTYPES[fn.fd_dtype].eps
+    noise = 2 * float(np.abs(u) @ fn.noise(slot))     # measured noise of φ (ECnoise)
     for k in range(STEPS):
         h = h0 * 2.0 ** -k
         moved = np.where(v != 0, x + h * v, slot.value)
@@ -128,16 +129,18 @@ def _remainders(fn, slot, u, v, slope, curve, allowance, second=False):
         rs.append(abs(r))
         rounding = 64 * eps * (np.abs(u) @ (np.abs(fn({})) + np.abs(fn({slot.name: moved}))))
         floors.append(rounding + (h * h if second else h) * allowance)
-    return np.array(hs), np.array(rs), np.array(floors)
+    return np.array(hs), np.array(rs), np.array(floors), np.full(len(hs), noise)
 
 
-def order_of(hs, rs, floors) -> tuple[float | None, int, bool]:
+def order_of(hs, rs, floors, noise) -> tuple[float | None, int, bool]:
     """(the remainder's order, how many halvings it was fitted on, whether the remainder
     sinks into its floor at the smallest steps). The order is the median slope in log2
-    over the last consecutive halvings whose remainders stand 10 times above the floor:
-    the asymptotic range, past any kink that larger steps reach across."""
-    good = rs > 10 * floors
-    sinks = not good[-3:].any()
+    over the last consecutive halvings whose remainders stand 10 times above the floor
+    and the noise: the asymptotic range, past any kink that larger steps reach across.
+    Sinking says the gradient is right only where the floor is rounding, not noise
+    (noise swallows a wrong gradient's h·δ as well)."""
+    good = rs > 10 * (floors + noise)
+    sinks = not good[-3:].any() and noise[-1] <= floors[-1]
     slopes = [np.log2(rs[k] / rs[k + 1]) for k in range(len(rs) - 1) if good[k] and good[k + 1]]
     if len(slopes) < 3:
         return None, len(slopes), sinks
@@ -145,8 +148,8 @@ def order_of(hs, rs, floors) -> tuple[float | None, int, bool]:
 
 
 def taylor_verdict(name: str, key, d: Derivatives, expected: int) -> Verdict:
-    hs, rs, floors = d.extra[key]
-    order, n, sinks = order_of(hs, rs, floors)
+    hs, rs, floors, noise = d.extra[key]
+    order, n, sinks = order_of(hs, rs, floors, noise)
     where = "along a seed-fixed random direction"
     if sinks:  # r(h)/h -> 0: the derivative predicts f to its own accuracy as h shrinks
         return Verdict(name, "pass", compared=len(rs), error=order, error_kind="order",

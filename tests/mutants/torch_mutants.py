@@ -209,3 +209,44 @@ class _ForwardUnderVmapOk(_ForwardUnderVmap):
 
 
 forward_batched_bad, forward_batched_ok = _ForwardUnderVmap.apply, _ForwardUnderVmapOk.apply
+
+
+# ----- forward and reverse rules of one op that disagree; a noisy op ----------------------
+class _SinRules(torch.autograd.Function):
+    """sin with both rules; ``jvp_scale`` breaks the forward-mode one."""
+
+    jvp_scale = 1.0
+    noise = 0.0
+
+    @classmethod
+    def forward(cls, ctx, x):
+        ctx.save_for_backward(x)
+        ctx.x = x
+        return torch.sin(x) + cls.noise * torch.rand_like(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * torch.cos(x)
+
+    @classmethod
+    def jvp(cls, ctx, t):
+        return t * torch.cos(ctx.x) * cls.jvp_scale
+
+
+class _SinRulesDisagree(_SinRules):
+    jvp_scale = 1.1
+
+
+class _NoisySin(_SinRules):
+    """An iterative solver's answer: right to 1e-6, noisy below."""
+
+    noise = 1e-6
+
+
+class _NoisySinDisagree(_NoisySin):
+    jvp_scale = 1.1
+
+
+rules_agree, rules_disagree = _SinRules.apply, _SinRulesDisagree.apply
+noisy_agree, noisy_disagree = _NoisySin.apply, _NoisySinDisagree.apply
