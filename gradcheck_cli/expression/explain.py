@@ -316,16 +316,20 @@ def _best_of(run) -> tuple[float, object]:
     return best, result
 
 
+def _plural(n: int, word: str) -> str:
+    return word if n == 1 else word + ("es" if word.endswith("s") else "s")
+
+
 def costs(problem, node_count: int) -> list[dict]:
     """Per method: the work it does, and its wall time (best of REPEATS) on this check."""
     from .complex_step import not_analytic
     n, m = len(problem.wrt), problem.n_outputs
     work = {"symbolic": "1 evaluation of the derivative formulas",
             "fd": f"{4 * n} evaluations of f (4 per input: ±h/2, ±h)",
-            "reverse": f"the values + {m} backward pass(es), {node_count} nodes",
-            "forward": f"the values + {n} tangent pass(es), {node_count} nodes"}
+            "reverse": f"the values + {m} backward {_plural(m, 'pass')}, {node_count} nodes",
+            "forward": f"the values + {n} tangent {_plural(n, 'pass')}, {node_count} nodes"}
     if not_analytic(problem.program) is None:
-        work["complex-step"] = f"{n} evaluation(s) of f in complex numbers"
+        work["complex-step"] = f"{n} {_plural(n, 'evaluation')} of f in complex numbers"
     rows = []
     for name, what in work.items():
         method = get_method(name)

@@ -38,7 +38,12 @@ def _g(x: float) -> str:
 
 def _sum(parts: list[float], total: float) -> str:
     """'2 + 0.54030231 = 2.5403023': contributions and the adjoint they add up to."""
-    return " + ".join(_g(p) for p in parts) + f" = {_g(total)}"
+    terms = [_g(p) if i == 0 or p >= 0 else f"({_g(p)})" for i, p in enumerate(parts)]
+    return " + ".join(terms) + f" = {_g(total)}"
+
+
+def _passes(n: int) -> str:
+    return f"{n} pass" if n == 1 else f"{n} passes"
 
 
 def _time(seconds: float) -> str:
@@ -172,9 +177,10 @@ def _cost(e) -> list:
         a, b = sorted(e.modes, key=lambda r: r["seconds"])
         ratio = b["seconds"] / a["seconds"] if a["seconds"] > 0 else math.inf
         out.append(Text(
-            f"   Measured: {a['mode']} mode was {ratio:.1f}× faster here ({a['passes']} "
-            f"pass(es) visiting {a['visits']} nodes, against {b['passes']} visiting "
-            f"{b['visits']}). Forward mode needs one pass per input, reverse mode one per "
+            f"   Measured: {a['mode']} mode was {ratio:.1f}× faster here ("
+            f"{_passes(a['passes'])} visiting {a['visits']} nodes, against "
+            f"{_passes(b['passes'])} visiting {b['visits']}). Forward mode needs one pass per "
+            "input, reverse mode one per "
             f"output; central differences 2n = {2 * n} evaluations of f (4n = {4 * n} with "
             "Richardson). Reverse mode wins when inputs outnumber outputs, as in training a "
             "network; forward mode when outputs outnumber inputs.", style="dim"))

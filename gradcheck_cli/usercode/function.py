@@ -90,6 +90,26 @@ class Function:
         outs = self.code.forward(self.pure(dtype), self.point(moved), dtype)
         return np.concatenate([o.ravel() for o in outs]) if outs else np.zeros(0)
 
+    def along(self, slot: Slot, values: list) -> np.ndarray:
+        """F at each of ``values`` of one slot (the others at the point), shape (K, M): one
+        batched call where the framework vmaps the code; else one call each, a point where
+        the code raises (a domain left: a variance gone negative) giving NaN."""
+        if self.vmap and values:
+            index = [s.name for s in self.slots].index(slot.name)
+            try:
+                self.calls += 1
+                return self.code.forward_many(self.pure(self.fd_dtype), self.point(), index,
+                                              np.stack(values), self.fd_dtype)
+            except Exception:  # noqa: BLE001 -- not vmappable, or it raised: one by one
+                pass
+        rows = []
+        for value in values:
+            try:
+                rows.append(self({slot.name: value}))
+            except Exception:  # noqa: BLE001 -- the code refuses this point
+                rows.append(np.full(self.size, np.nan))
+        return np.stack(rows) if rows else np.zeros((0, self.size))
+
     def cotangent(self, u: np.ndarray) -> list[np.ndarray]:
         parts, start = [], 0
         for o in self.outputs:
@@ -223,13 +243,13 @@ class Function:
             return np.zeros(self.size)
         delta = self.step(slot, float(np.max(np.abs(v)))) * 2.0 ** -6
         x = np.where(finite, slot.value, 0.0)
-        values = np.stack([self({slot.name: np.where(finite, x + k * delta * v, slot.value)})
-                           for k in range(9)])           # (9, M)
+        values = self.along(slot, [np.where(finite, x + k * delta * v, slot.value)
+                                   for k in range(9)])   # (9, M)
         levels = []
         for k in range(3, 7):
             diff = np.diff(values, n=k, axis=0)          # (9 - k, M)
             levels.append(np.sqrt(np.mean(diff ** 2, axis=0) / comb(2 * k, k)))
-        self._noise[slot.name] = np.median(levels, axis=0)
+        self._noise[slot.name] = np.nan_to_num(np.median(levels, axis=0), nan=0.0)
         return self._noise[slot.name]
 
     def jacobian(self, slot: Slot):
