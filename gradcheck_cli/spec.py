@@ -68,6 +68,7 @@ class CheckSpec(_Common):
     nondiff: list[str] | str | None = None
     nondet_tol: float | None = None
     batched: bool | list[str] | str | None = None
+    layers: bool | None = None
     params: bool | None = None
     reference: str | None = None
     full_limit: conint(ge=0) | None = None

@@ -13,7 +13,7 @@ from .errors import GradcheckError
 from .results import CheckResult, RunResult
 
 OPTIONS = {"init", "rtol", "atol", "expect", "full_limit", "vmap", "order", "wrt", "mode",
-           "methods", "nondet_tol", "output", "batched"}
+           "methods", "nondet_tol", "output", "batched", "layers"}
 _ROOTS = {"torch": "torch", "tensorflow": "tensorflow", "keras": "tensorflow", "jax": "jax",
           "jaxlib": "jax"}
 

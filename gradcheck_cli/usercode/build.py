@@ -50,6 +50,7 @@ class CodeCheck:
     batched: tuple = ("rev", "fwd")  # modes whose batched (vmap) form is checked too
     batched_required: bool = False   # asked for by name: a batched form that raises fails
     methods: tuple = ("fd", "identity", "taylor")
+    layers: bool | None = None       # check a model's layers one by one (None: on failure)
     methods_explicit: bool = False   # named by the user: one that cannot run is refused
     wrt: tuple | None = None
     xfail: str | None = None
@@ -141,6 +142,6 @@ def build(data: dict, *, raw: dict | None = None, source: str, defaults: dict | 
         vmap=bool(merged.get("vmap", True)), expect=expect, order=order, rtol=rtol, atol=atol,
         frameworks=frameworks, modes=modes, dtype=dtype, device=device, seed=seed,
         nondet_tol=nondet_tol, batched=batched, batched_required=given is not None,
-        methods=methods, methods_explicit=explicit,
+        methods=methods, methods_explicit=explicit, layers=merged.get("layers"),
         wrt=tuple(wrt) if wrt else None, xfail=options.expected_failure(merged))
     return CodeTarget(check)

@@ -53,8 +53,8 @@ def forward(fn, slots, batched: bool = True, required: bool = False) -> Derivati
 
     Where the framework batches forward mode (vmap over tangents: torch's legacy vmap of
     dual numbers, jax.vmap of jax.jvp), every unit tangent goes in one call, whatever the
-    size, and the first two are also computed one at a time: they must agree (the batched
-    forward check). Elsewhere, or with ``batched`` off, one call per tangent."""
+    size, and the first is also computed alone: they must agree (the batched forward
+    check). Elsewhere, or with ``batched`` off, one call per tangent."""
     d = Derivatives()
     for s in slots:
         key = (0, (s.name,))
@@ -71,7 +71,7 @@ def forward(fn, slots, batched: bool = True, required: bool = False) -> Derivati
                           np.random.default_rng(2).standard_normal((PROBES, s.size)))
             directions = directions * s.finite
         try:
-            singles = [fn.jvp(s, v) for v in (directions if values is None else directions[:2])]
+            singles = [fn.jvp(s, v) for v in (directions if values is None else directions[:1])]
         except Exception as exc:  # noqa: BLE001 -- no forward rule: a reason, not a crash
             d.unavailable[key] = f"forward mode unavailable: {describe(exc, 160)}"
             continue
@@ -125,15 +125,21 @@ class _Case:
                           refine=kinks.refiner(fn, self.slot, self.slot.size,
                                                self.target.kinked))
 
+    @property
+    def sloped(self) -> np.ndarray:
+        """(M, n): where finite differences see a slope (beyond their error and the
+        dtype's resolution)."""
+        if not hasattr(self, "_sloped"):
+            resolution = structural.resolution(self.target, self.largest)
+            with np.errstate(invalid="ignore"):
+                self._sloped = np.abs(self.j_fd) > tolerances.FD_SAFETY * self.err + resolution
+        return self._sloped
+
     def slopes(self, row: int) -> np.ndarray:
-        """The elements where finite differences see a slope in this row (beyond their
-        error and the dtype's resolution)."""
-        resolution = structural.resolution(self.target, self.largest)
-        return np.flatnonzero(np.abs(self.j_fd[row]) > tolerances.FD_SAFETY * self.err[row]
-                              + resolution)
+        return np.flatnonzero(self.sloped[row])
 
     def nonzero(self, rows) -> bool:
-        return any(self.slopes(k).size for k in rows)
+        return bool(self.sloped[rows].any())
 
     def smooth_slope(self, row: int) -> int | None:
         """An element where finite differences see a slope and the function is smooth (no

@@ -61,6 +61,7 @@ class CodeTarget:
             except GradcheckError as exc:
                 raise exc.located(field="inputs") from None
         held = list(held) + list(check.hold)
+        self._given = (args, kwargs)   # as given: what a model's layers are walked with
         param_list = self.ad.prepare(obj, check.init, check.params, check.seed)
         _check_signature(self.ad.fn, names, kwargs)
         try:
@@ -189,6 +190,15 @@ class CodeTarget:
                               f"{type(exc).__name__}); steps and tolerances are float32's")
             return fn
 
+    def _layers(self, failed: bool) -> list[str]:
+        """A model's layers checked one by one on their own activations (see layers.py)."""
+        from . import layers
+        if not layers.is_model(self.ad.fn):
+            return ["layers: true needs a model (a torch module with submodules, a Keras "
+                    "model)"] if self.check.layers else []
+        args, kwargs = (convert(self.ad, v, self.dtype) for v in self._given)
+        return layers.localize(self.check, self.ad.fn, self.framework, args, kwargs, failed)
+
     def slot(self, name: str) -> Slot:
         return self.slots[name]
 
@@ -306,6 +316,9 @@ class CodeTarget:
             for reason in d.unavailable.values():
                 unavailable.setdefault(name, reason)
         notes += [f"{name}: {reason}" for name, reason in unavailable.items()]
+        failed = any(r.status == "fail" for r in rows)
+        if check.layers or (check.layers is None and failed):
+            notes += self._layers(failed)
         timings = dict(timings, prepare=self.prepare_seconds)
         return CheckResult(
             name=self.name, source=self.source, lets={}, kind="code",

@@ -56,3 +56,23 @@ _three_x2_right = _op(lambda x: 3 * x * x, lambda g, x: 6 * g * x)
 _three_x2_wrong = _op(lambda x: 3 * x * x, lambda g, x: 5 * g * x)   # 6x, not 5x
 cube2_ok = _op(lambda x: x * x * x, lambda g, x: g * _three_x2_right(x))
 cube2_bad = _op(lambda x: x * x * x, lambda g, x: g * _three_x2_wrong(x))
+
+
+# ----- a Keras model with one wrong layer --------------------------------------------------
+@tf.custom_gradient
+def _scaled_tanh(x):
+    y = tf.tanh(x)
+    return y, lambda g: g * (1 - y * y) * 1.05     # 5 % off
+
+
+class WrongTanh(tf.keras.layers.Layer):
+    def call(self, x):
+        return _scaled_tanh(x)
+
+
+def keras_model(wrong: bool):
+    tf.keras.utils.set_random_seed(0)
+    return tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(4, dtype="float64"),
+                                WrongTanh(dtype="float64") if wrong
+                                else tf.keras.layers.Activation("tanh", dtype="float64"),
+                                tf.keras.layers.Dense(2, dtype="float64")])

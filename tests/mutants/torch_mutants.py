@@ -250,3 +250,33 @@ class _NoisySinDisagree(_NoisySin):
 
 rules_agree, rules_disagree = _SinRules.apply, _SinRulesDisagree.apply
 noisy_agree, noisy_disagree = _NoisySin.apply, _NoisySinDisagree.apply
+
+
+# ----- a model with one wrong layer -------------------------------------------------------
+class _ScaledTanh(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return torch.tanh(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * (1 - torch.tanh(x) ** 2) * 1.05   # 5 % off
+
+
+class WrongTanh(torch.nn.Module):
+    def forward(self, x):
+        return _ScaledTanh.apply(x)
+
+
+def model_with_a_wrong_layer():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 4),
+                               WrongTanh(), torch.nn.Linear(4, 2)).double()
+
+
+def model_all_right():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 4),
+                               torch.nn.Tanh(), torch.nn.Linear(4, 2)).double()
