@@ -238,12 +238,11 @@ def _teach(problems, result, teaching) -> None:
     from .report import explain as explain_report
     from .report.graph import WRITERS
     problems = [t.problem for t in problems if hasattr(t, "problem")]  # expression targets
-    explainable = [p for p in problems if getattr(p, "npoints", 0) == 1
-                   and getattr(p, "n_outputs", 0) == 1]
+    explainable = [p for p in problems if getattr(p, "npoints", 0) == 1]
     wants_point = teaching["explain"] or teaching["graph"] or teaching["plot_steps"]
     if wants_point and not explainable:
         raise GradcheckError("nothing to explain: explain, --graph and --plot-steps need a "
-                             "check of a scalar function at one point (--at)")
+                             "check at one point (--at)")
     if teaching["graph"] is not None and teaching["graph"].suffix not in WRITERS:
         raise GradcheckError("the graph file must end in .dot or .mmd", field="--graph")
     from .expression.explain import explain as build_explanation

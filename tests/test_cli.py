@@ -70,7 +70,7 @@ def test_json_format_is_complete():
     assert labels == ["∂f/∂x", "∂f/∂y", "∂²f/∂x²", "∂²f/∂x∂y", "∂²f/∂y²"]
     assert check["rows"][0]["reference"]["min"] == 3.0
     assert check["rows"][3]["methods"]["reverse"]["value"] == 1.0
-    assert set(check["rows"][0]["methods"]) == {"symbolic", "fd", "reverse"}
+    assert set(check["rows"][0]["methods"]) == {"symbolic", "fd", "reverse", "forward"}
     assert data["exit_code"] == 0 and data["counts"]["pass"] == 1
 
 

@@ -96,7 +96,7 @@ def test_registered_but_not_a_default():
 
 def test_third_order_is_not_available(check_one):
     result = check_one("sin(x)", at={"x": 1}, order=3, methods="complex-step")
-    third = [r for r in result.rows if r.label == "∂³f/∂x³"][0].verdicts["complex-step"]
+    third = next(r for r in result.rows if r.label == "∂³f/∂x³").verdicts["complex-step"]
     assert third.status == "n/a" and "up to order 2" in third.reason
 
 

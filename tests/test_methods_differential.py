@@ -26,6 +26,8 @@ CASES = [
     ("x**3 - 3*x**2 + 3*x - 1", (0.9, 1.1), 2), ("1/(1 + x**2)", (-3, 3), 2),
     ("sin(x)**2 + cos(x)**2", (-3, 3), 2), ("exp(-x**2)*sin(x)", (-3, 3), 2),
     ("abs(x)*y + relu(y - x)", (-1, 1), 1),
+    # on real inputs conj(x) = re(x) = x and im(x) = 0 (complex checks: test_complexes)
+    ("conj(x)*sin(x) + re(x)**2 + im(x)*x", (-2, 2), 2),
 ]
 
 

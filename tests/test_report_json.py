@@ -33,7 +33,7 @@ def test_an_error_check_has_its_message_status_and_count():
     assert broken["kind"] == "code" and broken["ok"] is False and broken["rows"] == []
     assert data["checks"][0]["error"] is None and data["checks"][0]["kind"] == "expression"
     assert data["counts"] == {"pass": 1, "fail": 1, "xfail": 0, "xpass": 0, "skipped": 0,
-                              "error": 1}
+                              "error": 1, "inconclusive": 0}
     assert data["exit_code"] == 2 and data["ok"] is False
 
 

@@ -51,7 +51,9 @@ def test_range_and_code_headers():
     assert "`a.yaml` · `net`" in text
 
 
-def test_unknown_verdict_status_is_shown_by_name():
+def test_inconclusive_cell_is_marked_with_its_figure():
     check = make("fd says maybe")
     check.rows[0].verdicts["torch·rev"].status = "inconclusive"
-    assert "| inconclusive 1.8e-16 |" in render(RunResult([check]))
+    text = render(RunResult([check]))
+    assert "| ❔ inconclusive 1.8e-16 | ❔ inconclusive |" in text
+    assert "1 inconclusive" in text

@@ -145,11 +145,11 @@ def test_summary_names_a_single_error():
     assert "1 check: 0 passed, 1 error" in render(RunResult([errored()]))
 
 
-def test_unknown_verdict_status_is_shown_by_name():
+def test_inconclusive_cell_shows_its_figure():
     check, _ = wide_check()
     check.rows[1].verdicts["fd"] = Verdict("fd", "inconclusive", compared=40, error=0.25)
     text = render(RunResult([check]), width=200)
-    assert "inconclusive 2.5e-01" in text
+    assert "? 2.5e-01" in text and "✓ 2.5e-01" not in text
 
 
 def test_terminal_and_jupyter_show_the_same_lines():

@@ -40,5 +40,14 @@ def test_tutorial_command(command, code, shown, tmp_path, monkeypatch):
 def test_tutorial_covers_the_seed_examples():
     assert len(BLOCKS) >= 8
     for needle in ("exp(sin(x**2))", "sigmoid_neuron", "sin(pi*x)", "log(x - 1)",
-                   "abs(x)", "exp(y)", "--plot-steps", "--graph"):
+                   "abs(x)", "exp(y)", "--plot-steps", "--graph", "complex-step"):
         assert needle in TEXT
+
+
+def test_tutorial_measures_forward_against_reverse_both_ways():
+    chapter = TEXT[TEXT.index("## 3. Forward mode against reverse mode"):
+                   TEXT.index("## 4. ")]
+    assert "2 + 0.54030231 = 2.5403023" in chapter                  # a sum of adjoints
+    assert "│forward mode │  4 (one per input) │" in chapter        # one output, 4 inputs
+    assert "│reverse mode │ 4 (one per output) │" in chapter        # one input, 4 outputs
+    assert chapter.count("Measured: ") == 3

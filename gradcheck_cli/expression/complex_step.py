@@ -9,9 +9,10 @@ independent reference where finite differences are noisy (f large beside f').
 
 Independent of the engines, too: the derivative comes out of numpy's (and
 SciPy's) complex elementary functions, not out of our table of local
-derivatives. Only where numpy's complex function loses the tiny imaginary part
-or has the wrong branch is one written here (:data:`COMPLEX`), from identities
-of the analytic function, never from its derivative.
+derivatives. Only where numpy's complex function would lose the tiny imaginary
+part, overflow, take another branch or not exist is one written here
+(:data:`COMPLEX`), from identities of the analytic function, never from its
+derivative.
 
 Only for real-analytic f: abs, sign, relu, max and min have no complex
 extension that agrees with them, and a check using one gets ``n/a`` with the

@@ -90,7 +90,7 @@ class Explanation:
     tangent_jacobian: dict[tuple[str, str], float]  # the same by forward mode
     reference_jacobian: dict[tuple[str, str], float]
     symbolic: dict[tuple[str, str], tuple[sp.Expr, sp.Expr]]  # (as differentiated, simplified)
-    chains: dict[tuple[str, str], list[list[tuple[str, str, sp.Expr]]]]  # paths of (a, b, ∂a/∂b)
+    chains: dict[tuple[str, str], list[list[tuple[str, str, sp.Expr]]]]  # (a, b, ∂a/∂b) paths
     steps: dict[str, list[StepRow]]                 # first output, per input
     richardson: dict[str, tuple[float, float]]     # var -> (value, error bound)
     forward: list[TangentStep] = field(default_factory=list)
@@ -332,8 +332,7 @@ def costs(problem, node_count: int) -> list[dict]:
         work["complex-step"] = f"{n} {_plural(n, 'evaluation')} of f in complex numbers"
     rows = []
     for name, what in work.items():
-        method = get_method(name)
-        seconds, _ = _best_of(lambda: method.compute(problem))
+        seconds, _ = _best_of(lambda method=get_method(name): method.compute(problem))
         rows.append({"method": name, "work": what, "seconds": seconds})
     return rows
 

@@ -49,7 +49,7 @@ class Problem:
     expect: dict[DerivKey, sp.Expr] = field(default_factory=dict)
     rtol: dict[str, float] = field(default_factory=dict)
     atol: dict[str, float] = field(default_factory=dict)
-    methods: tuple[str, ...] = ("symbolic", "fd", "reverse")
+    methods: tuple[str, ...] = ("symbolic", "fd", "reverse", "forward")
     backends: tuple = ()  # Backend method instances (framework columns)
     xfail: str | None = None
     seed: int = 0

@@ -149,7 +149,8 @@ def _steps(e) -> list:
         finite = [r for r in rows if math.isfinite(r.error)]
         best = min(finite, key=lambda r: r.error) if finite else None
         for r in rows:
-            mark = "← gradcheck's step" if r.chosen else ("← smallest error" if r is best else "")
+            mark = ("← gradcheck's step" if r.chosen else
+                    "← smallest error" if r is best else "")
             table.add_row(f"{r.h:.3g}", f"{r.value:.12g}", f"{r.error:.2e}", mark)
         value, bound = e.richardson[w]
         out += _titled(f"5. Finite differences for ∂{f}/∂{w}: step h against error "

@@ -93,8 +93,7 @@ def steps_figure(explanation):
     gradcheck's step and the best marked; the legend below the axes, clear of the data."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 5))
-    any_exact, top = False, 10.0
-    f = explanation.outputs[0] if getattr(explanation, "outputs", None) else "f"
+    any_exact, top, f = False, 10.0, explanation.outputs[0]
     for var, rows in explanation.steps.items():
         h = np.array([r.h for r in rows])
         err, exact = _on_log_axis([r.error for r in rows])
@@ -104,11 +103,12 @@ def steps_figure(explanation):
         if exact.any():
             any_exact = True
             ax.loglog(h[exact], err[exact], "v", ms=9, mfc="white", color=line.get_color())
-        chosen = [r for r in rows if r.chosen][0]
+        chosen = next(r for r in rows if r.chosen)
         ax.loglog([chosen.h], _on_log_axis([chosen.error])[0], "*", ms=16,
                   color=line.get_color(), label=f"gradcheck's step h = {chosen.h:.2g}")
         best = min(rows, key=lambda r: r.error)
-        ax.annotate(f"smallest error\nh = {best.h:.0e}", (best.h, _on_log_axis([best.error])[0][0]),
+        ax.annotate(f"smallest error\nh = {best.h:.0e}",
+                    (best.h, _on_log_axis([best.error])[0][0]),
                     textcoords="offset points", xytext=(10, 25), fontsize=8,
                     arrowprops={"arrowstyle": "->"})
         value, _bound = explanation.richardson[var]
@@ -124,7 +124,7 @@ def steps_figure(explanation):
         ax.loglog([], [], "v", ms=9, mfc="white", color="gray",
                   label=f"error exactly 0 (drawn at {EXACT_AT:.0e})")
     ax.set_xlabel("step h")
-    ax.set_ylabel(f"|D(h) − reference|")
+    ax.set_ylabel("|D(h) − reference|")
     ax.set_ylim(BOTTOM, top)
     ax.set_title(f"{explanation.name}: the finite-difference step trade-off")
     ax.grid(alpha=0.3, which="both")
