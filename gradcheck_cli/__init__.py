@@ -8,8 +8,8 @@ unless a backend is asked for.
 from .errors import GradcheckError
 
 __version__ = "0.1.0"
-__all__ = ["GradcheckError", "check", "assert_gradients", "RunResult", "CheckResult",
-           "__version__"]
+__all__ = ["GradcheckError", "check", "assert_gradients", "check_gradient", "assert_gradient",
+           "RunResult", "CheckResult", "__version__"]
 
 
 def __getattr__(name):
@@ -19,6 +19,9 @@ def __getattr__(name):
     if name == "assert_gradients":
         from .testing import assert_gradients
         return assert_gradients
+    if name in ("check_gradient", "assert_gradient"):
+        from . import handwritten
+        return getattr(handwritten, name)
     if name in ("CheckResult", "RunResult"):
         from . import results
         return getattr(results, name)

@@ -138,8 +138,12 @@ def _number(text: str, option: str, name: str) -> float:
         raise GradcheckError(f"{name}={text!r}: not a number", field=option) from None
 
 
-def _inline(at, grid, sample, points, expect, name, inputs=()) -> dict:
+DERIVATIVES = ("gradient", "jacobian", "vjp", "jvp", "hessian", "hvp")
+
+
+def _inline(at, grid, sample, points, expect, name, inputs=(), derivatives=None) -> dict:
     return {
+        "derivatives": {k: v for k, v in (derivatives or {}).items() if v is not None},
         "at": _points(at),
         "inputs": _inputs(list(inputs)),
         "grid": {k: _numbers(v, "--grid", 3, k) for k, v in _assignments(grid, "--grid").items()},
@@ -166,6 +170,14 @@ def check_command(
     name: Optional[str] = typer.Option(None, "--name", help="Name of an inline check."),
     inputs: List[str] = typer.Option([], "--input", help="An input of code (file.py:function):"
                                      " x=3x4 (random, that shape) or x=0.5 (a value)."),
+    gradient: Optional[str] = typer.Option(None, "--gradient", help="NumPy code: its gradient "
+                                           "function (a name in its file, or file.py:name); "
+                                           "likewise --jacobian, --vjp, --jvp, --hessian, --hvp."),
+    jacobian: Optional[str] = typer.Option(None, "--jacobian", hidden=True),
+    vjp: Optional[str] = typer.Option(None, "--vjp", hidden=True),
+    jvp: Optional[str] = typer.Option(None, "--jvp", hidden=True),
+    hessian: Optional[str] = typer.Option(None, "--hessian", hidden=True),
+    hvp: Optional[str] = typer.Option(None, "--hvp", hidden=True),
     order: Optional[int] = typer.Option(None, "--order", min=1, max=6,
                                         help="Check derivatives up to this order."),
     wrt: Optional[str] = typer.Option(None, "--wrt", help="Variables to differentiate: x,y."),
@@ -204,7 +216,8 @@ def check_command(
                 "plot_steps": plot_steps}
     _run(targets,
          inline=dict(at=at, grid=grid, sample=sample, points=points, expect=expect, name=name,
-                     inputs=inputs),
+                     inputs=inputs, derivatives=dict(gradient=gradient, jacobian=jacobian, vjp=vjp,
+                                                     jvp=jvp, hessian=hessian, hvp=hvp)),
          overrides=dict(order=order, wrt=wrt, methods=methods, rtol=rtol, atol=atol, seed=seed,
                         backend=backend, device=device, dtype=dtype, mode=mode),
          output=dict(fmt=fmt, json_file=json_file, junit_file=junit_file,
@@ -291,7 +304,7 @@ def _run(targets, *, inline: dict, overrides: dict, output: dict, teaching: dict
                                  field="--format")
         inline = _inline(inline.get("at", []), inline.get("grid", []), inline.get("sample", []),
                          inline.get("points"), inline.get("expect", []), inline.get("name"),
-                         inline.get("inputs", []))
+                         inline.get("inputs", []), inline.get("derivatives"))
         for option in ("rtol", "atol"):  # one line now, not an error row per check
             if overrides.get(option) is not None:
                 from .tolerances import user_tolerances

@@ -17,7 +17,8 @@ COMMON = ("name", "description", "rtol", "atol", "order", "seed", "methods", "wr
           "device", "dtype", "mode", "xfail", "expect")
 EXPRESSION_ONLY = ("f", "let", "at", "grid", "sample", "points")
 CODE_ONLY = ("callable", "init", "inputs", "kwargs", "params", "reference", "full_limit", "vmap",
-             "nondiff", "nondet_tol", "arguments", "output", "batched", "layers")
+             "nondiff", "nondet_tol", "arguments", "output", "batched", "layers", "gradient",
+             "jacobian", "vjp", "jvp", "hessian", "hvp")
 
 
 COMPLEX_OF = {"float64": "complex128", "float32": "complex64"}

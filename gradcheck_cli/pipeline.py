@@ -171,6 +171,11 @@ def collect(targets: list[str], *, inline: dict | None = None,
     inline = {k: v for k, v in (inline or {}).items() if v not in (None, [], {}, "")}
     for target in targets:
         path = Path(target)
+        code_only = [k for k in ("inputs", "derivatives") if k in inline]
+        if code_only and (path.is_dir() or path.suffix in (".yaml", ".yml")):
+            raise GradcheckError(f"--{'input' if code_only[0] == 'inputs' else 'gradient'} "
+                                 "applies to code named on the command line (file.py:function);"
+                                 " a spec file says it in its checks", source=target)
         if path.is_dir():
             files = spec_files(path)
             if not files:
@@ -191,9 +196,13 @@ def collect(targets: list[str], *, inline: dict | None = None,
         elif target.endswith(("/", "\\")):
             raise GradcheckError("folder not found", source=target)
         else:
-            check = {k: v for k, v in inline.items() if k != "inputs"}
+            check = {k: v for k, v in inline.items() if k not in ("inputs", "derivatives")}
             check["f"] = target
             check.setdefault("name", target)
+            if "derivatives" in inline:
+                raise GradcheckError(f"--{next(iter(inline['derivatives']))} gives a derivative "
+                                     "of NumPy code (file.py:function); an expression takes "
+                                     "--expect", source=COMMAND_LINE, check=target)
             if "inputs" in inline:
                 raise GradcheckError("'--input' gives the inputs of code (file.py:function); "
                                      "an expression takes --at, --grid or --sample",
@@ -235,5 +244,6 @@ def _command_line_code(target: str, inline: dict, overrides) -> object:
     check = {"callable": target, "inputs": inline["inputs"], "name": inline.get("name") or target}
     if "expect" in inline:
         check["expect"] = inline["expect"]
+    check.update(inline.get("derivatives", {}))
     return _build_or_error(check, check, source=COMMAND_LINE, overrides=overrides,
                            label=check["name"], base=Path.cwd())

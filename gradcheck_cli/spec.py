@@ -71,6 +71,13 @@ class CheckSpec(_Common):
     layers: bool | None = None
     params: bool | None = None
     reference: str | None = None
+    # NumPy code: the derivatives its author wrote ('file.py:name', or a name in its file)
+    gradient: bool | str | None = None
+    jacobian: str | None = None
+    vjp: str | None = None
+    jvp: str | None = None
+    hessian: str | None = None
+    hvp: str | None = None
     full_limit: conint(ge=0) | None = None
     vmap: bool | None = None
     let: dict[str, Scalar] | None = None

@@ -13,7 +13,8 @@ from .errors import GradcheckError
 from .results import CheckResult, RunResult
 
 OPTIONS = {"init", "rtol", "atol", "expect", "full_limit", "vmap", "order", "wrt", "mode",
-           "methods", "nondet_tol", "output", "batched", "layers"}
+           "methods", "nondet_tol", "output", "batched", "layers", "gradient", "jacobian", "vjp",
+           "jvp", "hessian", "hvp"}
 _ROOTS = {"torch": "torch", "tensorflow": "tensorflow", "keras": "tensorflow", "jax": "jax",
           "jaxlib": "jax"}
 
@@ -110,7 +111,9 @@ def assert_gradients(fn, *args, kwargs: dict | None = None, backend: str | None 
                              f"{', '.join(sorted(OPTIONS | {'kwargs', 'nondiff'}))}")
     kwargs = dict(kwargs or {})
     leaves = _leaves([*args, *kwargs.values()])
-    framework = backend or _framework_of(fn, leaves)
+    numpy = any(options.get(k) is not None for k in ("gradient", "jacobian", "vjp", "jvp",
+                                                      "hessian", "hvp"))
+    framework = backend if backend or numpy else _framework_of(fn, leaves)
     names = _parameter_names(fn, len(args))
     if dtype is None:  # the inputs' own dtype when they share one, else float64
         dtypes = {d for d in map(_dtype_name, leaves) if d}

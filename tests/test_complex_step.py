@@ -126,3 +126,14 @@ def test_not_analytic_names_the_function():
     assert "abs is not" in not_analytic(p.program)
     assert not_analytic(build_problem(dict(f="sin(x)", at={"x": 2},
                                            backend="none")).program) is None
+
+
+def test_an_exact_zero_derivative_is_exactly_zero():
+    # Im (ih)^3 / h = -h²: one step alone leaves -1.8e-40 beside a reference of exactly 0,
+    # and a zero reference has no relative slack; the Richardson step removes the h² term.
+    p = build_problem(dict(f="x**3 + x**5", at={"x": 0}, backend="none"))
+    cs = get_method("complex-step").compute(p).values[(0, ("x",))]
+    assert cs[0] == 0.0
+    out = CliRunner().invoke(app, ["x**3", "--at", "x=0", "--methods", "complex-step",
+                                   "--backend", "none"])
+    assert out.exit_code == 0, out.output

@@ -57,3 +57,17 @@ def test_inconclusive_cell_is_marked_with_its_figure():
     text = render(RunResult([check]))
     assert "| ❔ inconclusive 1.8e-16 | ❔ inconclusive |" in text
     assert "1 inconclusive" in text
+
+
+def test_na_reasons_are_listed_once_per_column():
+    check = make("abs")
+    check.methods = ["torch·rev", "complex-step"]
+    reason = "complex step needs a real-analytic f; abs is not"
+    second = Row((0, ("x", "x")), "∂²f/∂x²", 1.0, 1.0, {"torch·rev": check.rows[0].verdicts[
+        "torch·rev"]})
+    check.rows.append(second)
+    for row in check.rows:
+        row.verdicts["complex-step"] = Verdict("complex-step", "n/a", reason=reason)
+    text = render(RunResult([check]))
+    assert text.count(f"\n- complex-step n/a: {reason}\n") == 1, text
+    assert " n/a:" not in render(RunResult([make("fine")]))

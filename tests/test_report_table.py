@@ -152,6 +152,45 @@ def test_inconclusive_cell_shows_its_figure():
     assert "? 2.5e-01" in text and "✓ 2.5e-01" not in text
 
 
+REAL_ANALYTIC = ("complex step needs a real-analytic f; abs is not (a kink or a jump has "
+                 "no complex extension)")
+
+
+def with_na_columns(check):
+    """fd n/a on two rows (one reason), reverse n/a on one: two distinct notes."""
+    for row in check.rows[1:]:
+        row.verdicts["fd"] = Verdict("fd", "n/a", reason=REAL_ANALYTIC)
+    check.rows[2].verdicts["reverse"] = Verdict("reverse", "n/a", reason="up to order 2")
+    return check
+
+
+def test_each_na_reason_is_a_note_once_per_column():
+    check = with_na_columns(wide_check()[0])
+    text = render(RunResult([check]), width=400)
+    assert text.count(f"· finite diff n/a: {REAL_ANALYTIC}\n") == 1, text
+    assert text.count("· reverse n/a: up to order 2\n") == 1
+    assert text.index("finite diff n/a") < text.index("reverse n/a")  # in column order
+    # below the table and the failures, with the other notes
+    assert text.index("✗ ∂f/∂x by torch·rev") < text.index("finite diff n/a")
+    # at any width the reason is printed whole, wrapped at spaces
+    narrow = " ".join(render(RunResult([check]), width=60).split())
+    assert narrow.count(f"finite diff n/a: {REAL_ANALYTIC}") == 1
+
+
+def test_no_na_note_without_an_na_column():
+    check, _ = wide_check()
+    assert " n/a:" not in render(RunResult([check]), width=200)
+    # nor for an n/a without a reason, nor for a skipped check (its own line says why)
+    check.rows[0].verdicts["fd"] = Verdict("fd", "n/a")
+    assert " n/a:" not in render(RunResult([check]), width=200)
+    skipped = CheckResult(name="1/x", source="<command line>", expression=["1/x"], lets={},
+                          variables=["x"], wrt=["x"], order=1, npoints=1, methods=["reverse"],
+                          rows=[Row((0, ("x",)), "∂f/∂x", None, None, {"reverse": Verdict(
+                              "reverse", "n/a", reason="no value to compare")})])
+    text = render(RunResult([skipped]), width=200)
+    assert "skipped: nothing to compare: no value to compare" in text and " n/a:" not in text
+
+
 def test_terminal_and_jupyter_show_the_same_lines():
     check, _ = wide_check()
     check.xfail = "known"

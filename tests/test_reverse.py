@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -81,3 +83,33 @@ def test_reverse_over_reverse_hessian():
     (h,) = backward(g, [x])
     xs = np.array([0.5, 2.0])
     np.testing.assert_allclose(h.value, 2 * np.cos(xs**2) - 4 * xs**2 * np.sin(xs**2))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_repeated_derivatives_of_integer_powers_are_exact_at_zero(n):
+    # d^k x^n/dx^k = n!/(n-k)! x^(n-k), 0 for k > n. At k = n the pow rule reaches x**0,
+    # whose derivative 0 * x**-1 must be 0, not NaN, at x = 0.
+    xs = np.array([0.0, -1.5, 2.0])
+    x = Node(xs, (), "var", const=False)
+    g = x ** float(n)
+    for k in range(1, 7):
+        (g,) = backward(g, [x])
+        expected = math.perm(n, k) * xs ** (n - k) if k <= n else np.zeros(3)
+        np.testing.assert_array_equal(g.value, expected, err_msg=f"d^{k}/dx^{k} x**{n}")
+
+
+def test_pow_rule_at_zero_keeps_non_integer_and_variable_exponents():
+    x = Node(np.array([0.0, 0.25, 4.0]), (), "var", const=False)
+    with np.errstate(divide="ignore"):
+        (g,) = backward(x ** 0.5, [x])        # d sqrt(x)/dx = 1/(2 sqrt x): inf at 0
+    np.testing.assert_array_equal(g.value, [np.inf, 1.0, 0.25])
+    a = Node(np.array([3.0, 0.25, 5.0]), (), "var", const=False)
+    b = Node(np.array([2.0, 0.5, 0.0]), (), "var", const=False)
+    ga, gb = backward(a ** b, [a, b])         # x**y: b a^(b-1) and a^b log a
+    np.testing.assert_allclose(ga.value, [6.0, 1.0, 0.0])
+    np.testing.assert_allclose(gb.value, [9 * np.log(3), 0.5 * np.log(0.25), np.log(5)])
+    # an exponent held constant that is 0 at some points only: (x**n)' = 0 there
+    n = Node(np.array([0.0, 1.0, 2.0]), (), "var", const=True)
+    z = Node(np.zeros(3), (), "var", const=False)
+    (g,) = backward(z ** n, [z])
+    np.testing.assert_array_equal(g.value, [0.0, 1.0, 0.0])

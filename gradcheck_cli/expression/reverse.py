@@ -102,6 +102,19 @@ ge, lt, node_sigmoid = _fn("ge"), _fn("lt"), _fn("sigmoid")
 ZERO = Node(np.float64(0.0))
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
+
+def _pow_base(a: Node, b: Node) -> Node:
+    """d a^b / d a = b a^(b-1), except where a constant b is 0: a^0 = 1 has derivative
+    0, but 0 * a^-1 is NaN at a = 0. Differentiating x**n n times reaches x**0."""
+    zero = b.value == 0 if b.const else False
+    if not np.any(zero):
+        return b * a ** (b - 1.0)
+    if np.all(zero):
+        return ZERO
+    # b varies over the points (a variable held constant): 0 * a^1 where b = 0
+    return Node(np.where(zero, 0.0, b.value)) * a ** Node(np.where(zero, 1.0, b.value - 1.0))
+
+
 # ----- local derivatives: one line per primitive ------------------------------
 # RULES[op][i](out, *args) is d out / d args[i]. Built from the same ops, so the
 # backward pass is itself differentiable (reverse over reverse for Hessians).
@@ -109,7 +122,7 @@ RULES = {
     # arithmetic
     "add": (lambda o, a, b: 1.0, lambda o, a, b: 1.0),
     "mul": (lambda o, a, b: b, lambda o, a, b: a),
-    "pow": (lambda o, a, b: b * a ** (b - 1.0), lambda o, a, b: o * log(a)),
+    "pow": (lambda o, a, b: _pow_base(a, b), lambda o, a, b: o * log(a)),
     # exponentials and logarithms
     "exp": (lambda o, a: o,),
     "log": (lambda o, a: a ** -1.0,),

@@ -264,3 +264,25 @@ class Backend(Method):
 
 __all__ = ["Backend", "resolve", "modes", "adapter", "code", "is_installed", "translate",
            "DtypeMismatch"]
+
+
+def instantiate(obj, init: dict | None):
+    """The user's object: a class instantiated with ``init``, anything else as it is."""
+    if isinstance(obj, type):
+        try:
+            return obj(**(init or {}))
+        except Exception as exc:
+            raise GradcheckError(f"instantiating {obj.__name__}(**init) failed: "
+                                 f"{type(exc).__name__}: {exc}") from None
+    if init:
+        raise GradcheckError("'init' is given but the callable is not a class")
+    return obj
+
+
+def functional(obj, init, want_params: bool, where: str):
+    """The user's object for a framework without parameter objects (JAX, NumPy);
+    ``params: true`` refused, parameters being inputs there."""
+    if want_params:
+        raise GradcheckError("'params: true' applies to torch modules and keras layers; "
+                             f"pass {where}")
+    return instantiate(obj, init)

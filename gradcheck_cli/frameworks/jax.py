@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 from jax.scipy.special import erf  # noqa: E402
 
 from ..errors import GradcheckError  # noqa: E402
-from . import DtypeMismatch, arithmetic, fold, numpy_kind, parse_device  # noqa: E402
+from . import DtypeMismatch, arithmetic, fold, functional, numpy_kind, parse_device  # noqa: E402
 
 
 @functools.cache
@@ -135,14 +135,7 @@ class Code:
         self.dtype, self.dtype_name = adapter.dtype, adapter.dtype_name
 
     def prepare(self, obj, init, want_params, seed: int = 0):
-        if isinstance(obj, type):
-            obj = obj(**(init or {}))
-        elif init:
-            raise GradcheckError("'init' is given but the callable is not a class")
-        if want_params:
-            raise GradcheckError("'params: true' applies to torch modules and keras layers; "
-                                 "pass JAX parameters as inputs (a dict of arrays is fine)")
-        self.fn = obj
+        self.fn = functional(obj, init, want_params, 'JAX parameters as inputs (a dict of arrays is fine)')
         return []
 
     def call(self, args, kwargs, params, dtype):

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import GradcheckError
-from . import DtypeMismatch, arithmetic, fold, numpy_kind, parse_device
+from . import DtypeMismatch, arithmetic, fold, instantiate, numpy_kind, parse_device
 
 
 @functools.cache
@@ -163,15 +163,7 @@ class Code:
     def prepare(self, obj, init: dict | None, want_params: bool,
                 seed: int = 0) -> list[tuple[str, np.ndarray]]:
         torch.manual_seed(seed)  # a module's initial weights are part of the check
-        if isinstance(obj, type):
-            try:
-                obj = obj(**(init or {}))
-            except Exception as exc:
-                raise GradcheckError(f"instantiating {obj.__name__}(**init) failed: "
-                                     f"{type(exc).__name__}: {exc}") from None
-        elif init:
-            raise GradcheckError("'init' is given but the callable is not a class")
-        self.fn = obj
+        self.fn = obj = instantiate(obj, init)
         if isinstance(obj, torch.nn.Module):
             self.module = obj.to(self.device, self.dtype)
             self.modules = {self.dtype: self.module}
@@ -342,52 +334,9 @@ class Code:
     ROUTES = ("rev∘rev", "fwd∘rev", "fwd∘fwd")
 
     def hvp(self, f, xs: list, cotangents: list, tangents: list, route: str = "rev∘rev") -> list:
-        """d/dε ∇(uᵀf)(x + εv) per input, by ``route``: reverse over reverse (the backward
-        pass differentiated by another backward pass), forward over reverse (the backward
-        pass run on dual numbers), forward over forward (torch.func.jvp of jvp, for every
-        unit direction at once: functional code). None where autograd connects nothing."""
-        if route == "fwd∘fwd":
-            return self._forward_over_forward(f, xs, cotangents, tangents)
-        primals = self._inputs(xs, self.dtype_name, grad=True)
-        tans = [self.tensor(t, self.dtype_name) for t in tangents]
-        cots = [torch.as_tensor(c, device=self.device) for c in cotangents]
-        if route == "fwd∘rev":
-            import torch.autograd.forward_ad as fwAD
-            with fwAD.dual_level():
-                duals = [fwAD.make_dual(p, t) for p, t in zip(primals, tans)]
-                outs = f(*duals)
-                grads = _grads(outs, [c.to(o.dtype) for c, o in zip(cots, outs)], primals,
-                               create_graph=True)
-                return [None if g is None or fwAD.unpack_dual(g).tangent is None
-                        else _numpy(fwAD.unpack_dual(g).tangent) for g in grads]
-        outs = f(*primals)
-        grads = _grads(outs, [c.to(o.dtype) for c, o in zip(cots, outs)], primals,
-                       create_graph=True)
-        terms = [(g * t).sum() for g, t in zip(grads, tans) if g is not None and g.requires_grad]
-        if not terms:
-            return [None] * len(xs)
-        second = torch.autograd.grad(sum(terms), primals, allow_unused=True)
-        return [None if h is None else _numpy(h) for h in second]
-
-    def _forward_over_forward(self, f, xs, cotangents, tangents) -> list:
-        """uᵀ f''[v, e_i] for every unit direction e_i of every input: H v, by forward mode
-        twice (torch.func.jvp of torch.func.jvp, vmapped over the e_i)."""
-        primals = tuple(self._inputs(xs, self.dtype_name))
-        tans = tuple(self.tensor(t, self.dtype_name) for t in tangents)
-        cots = [torch.as_tensor(c, device=self.device) for c in cotangents]
-
-        def along_v(*ys):
-            return tuple(torch.func.jvp(lambda *zs: tuple(f(*zs)), ys, tans)[1])
-        result = []
-        for i, p in enumerate(primals):
-            def second(w, i=i):
-                dirs = tuple(w if j == i else torch.zeros_like(q) for j, q in enumerate(primals))
-                outs = torch.func.jvp(along_v, primals, dirs)[1]
-                return sum((o * c.to(o.dtype)).sum() for o, c in zip(outs, cots))
-            units = torch.eye(p.numel(), dtype=p.dtype, device=p.device).reshape(-1, *p.shape)
-            result.append(_numpy(torch.func.vmap(second)(units)).reshape(p.shape)
-                          if p.numel() else np.zeros(p.shape))
-        return result
+        """d/dε ∇(uᵀf)(x + εv) per input, by ``route`` (see :mod:`.torch_second`)."""
+        from .torch_second import hvp
+        return hvp(self, f, xs, cotangents, tangents, route)
 
     # ----- batched: many perturbed inputs, many cotangents, one call -----------
     def forward_many(self, f, xs: list, index: int, batch, dtype: str) -> np.ndarray:

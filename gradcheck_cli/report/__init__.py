@@ -115,6 +115,21 @@ def method_title(name: str) -> str:
             "expect": "expect", "identity": "fwd⇄rev", "taylor": "taylor"}.get(name, name)
 
 
+def na_notes(check) -> list[str]:
+    """'complex-step n/a: complex step needs a real-analytic f; abs is not ...': why a
+    column shows n/a, once per column and reason however many rows it covers. A
+    skipped check has its own line saying why nothing was compared."""
+    if check.status == "skipped":
+        return []
+    notes = {}
+    for name in check.methods:
+        for row in check.rows:
+            v = row.verdicts.get(name)
+            if v is not None and v.status == "n/a" and v.reason:
+                notes.setdefault(f"{method_title(name)} n/a: {v.reason}")
+    return list(notes)
+
+
 def framework_notes(check) -> list[str]:
     """'torch·rev: torch 2.13.0 on cpu, float64, 21.3 ms' for each framework column."""
     notes = []

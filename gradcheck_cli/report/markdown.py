@@ -9,6 +9,7 @@ from . import (
     fmt,
     framework_notes,
     method_title,
+    na_notes,
     range_text,
     summary,
 )
@@ -58,7 +59,7 @@ def _check(check) -> list[str]:
         lines += ["", f"- skipped: {check.skip_reason}"]
     elif check.xfail:
         lines += ["", f"- expected to fail: {check.xfail}"]
-    for note in check.notes + framework_notes(check):
+    for note in check.notes + na_notes(check) + framework_notes(check):
         lines.append(f"- {note}")
     lines.append("")
     return lines

@@ -33,6 +33,7 @@ from . import (
     failures,
     framework_notes,
     method_title,
+    na_notes,
     range_text,
     summary,
     values_text,
@@ -234,7 +235,7 @@ def check_parts(check, console: Console, width: int, *, timings: bool = False) -
     if check.error is not None:
         parts += [_hanging("  ", check.error, width, "red"), Text("")]
         return parts
-    notes = check.notes + framework_notes(check)
+    notes = check.notes + na_notes(check) + framework_notes(check)
     if check.rows:
         shown, layout_note = _layout(check, console, width, timings)
         parts += shown

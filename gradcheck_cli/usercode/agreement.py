@@ -32,8 +32,8 @@ STEPS = 13          # h = h0 / 2^k, k = 0 .. STEPS - 1: h from 0.1 |x| down by 4
 # ----- fwd⇄rev -------------------------------------------------------------------------
 def identity(target, outputs: dict) -> Derivatives:
     """Forward mode's values, to be compared with reverse mode's (no new evaluation)."""
-    rev = outputs.get(f"{target.framework}·rev")
-    fwd = outputs.get(f"{target.framework}·fwd")
+    rev = outputs.get(target.mode_column("rev"))
+    fwd = outputs.get(target.mode_column("fwd"))
     d = Derivatives()
     for name in target.slots:
         key = (0, (name,))
@@ -97,7 +97,7 @@ def taylor(target, fn, slots) -> Derivatives:
         # the gradient is only as exact as the check's dtype allows: a remainder below
         # h times that allowance is consistent with a right gradient (float16 is 1e-3 off)
         # (the user's tolerance for the reverse-mode column, whose gradient this tests)
-        rtol, atol = for_column(f"{target.framework}·rev", target.dtype, target.rtol,
+        rtol, atol = for_column(target.mode_column("rev"), target.dtype, target.rtol,
                                 target.atol, kind="code")
         g_abs = 0.0 if g is None else float(np.abs(np.ravel(g)) @ np.abs(v.ravel()))
         allowance = rtol * g_abs + atol + target.floor(g_abs)
@@ -151,7 +151,7 @@ def taylor_verdict(name: str, key, d: Derivatives, expected: int) -> Verdict:
     hs, rs, floors, noise, curvature = d.extra[key]
     rs = np.where(np.isfinite(rs), rs, np.inf)   # a point the code refused: no evidence
     order, n, sinks = order_of(hs, rs, floors, noise)
-    where = "along a seed-fixed random direction"
+    where = "x + hv (v a seed-fixed random direction)"
     bend, _, _ = order_of(hs, np.nan_to_num(curvature, nan=np.inf), floors * 0, noise)
     if bend is not None and bend < 1.5 and not sinks:
         # a kink (or jump) at the point along v: any subgradient leaves an h^1 remainder
@@ -176,7 +176,7 @@ def taylor_verdict(name: str, key, d: Derivatives, expected: int) -> Verdict:
                        error_kind="order", location=where,
                        reason=f"the Taylor remainder falls as h^{order:.2f}, not h^{expected}: "
                               f"the {'second derivative' if expected == 3 else 'gradient'} "
-                              "is wrong along this direction")
+                              "is wrong along v")
     return Verdict(name, "inconclusive", compared=len(rs), error=order, error_kind="order",
                    location=where, reason=f"the remainder's order {order:.2f} is neither "
                                           f"{expected} nor {expected - 1}")

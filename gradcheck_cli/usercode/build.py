@@ -16,6 +16,7 @@ from .inputs import COMPLEX
 from .target import CodeTarget
 
 MAX_ORDER = 2
+DERIVATIVES = ("gradient", "jacobian", "vjp", "jvp", "hessian", "hvp")  # NumPy code's own
 
 
 @dataclass
@@ -54,6 +55,7 @@ class CodeCheck:
     methods_explicit: bool = False   # named by the user: one that cannot run is refused
     wrt: tuple | None = None
     xfail: str | None = None
+    derivatives: dict = field(default_factory=dict)  # NumPy code: form -> the user's derivative
 
 
 def build(data: dict, *, raw: dict | None = None, source: str, defaults: dict | None = None,
@@ -85,8 +87,24 @@ def build(data: dict, *, raw: dict | None = None, source: str, defaults: dict | 
         kwargs = merged.get("kwargs") or {}
         if not isinstance(kwargs, dict):
             raise GradcheckError("kwargs is a mapping: keyword -> value")
+        current = "gradient"
+        derivatives = {form: merged[form] for form in DERIVATIVES if merged.get(form) is not None}
+        for form, value in derivatives.items():
+            current = form
+            if not (callable(value) or isinstance(value, str) and value.strip()
+                    or (value is True and form == "gradient")):
+                raise GradcheckError("give the derivative as 'file.py:name' (or a name in the "
+                                     "callable's file)" + (", or true when the callable returns "
+                                                           "(value, gradient)"
+                                                           if form == "gradient" else ""))
         current = "order"
         order = options.order(merged)
+        second = [f for f in ("hessian", "hvp") if f in derivatives]
+        if second and merged.get("order") is None:
+            order = 2   # a second derivative given is a second derivative checked
+        elif second and order < 2:
+            raise GradcheckError(f"{second[0]}: is a second derivative: order {order} would not "
+                                 "check it (leave order out, or set 2)")
         if order > MAX_ORDER:
             raise GradcheckError(f"code checks go up to order {MAX_ORDER}; order {order} "
                                  "is not checked for code yet")
@@ -143,5 +161,6 @@ def build(data: dict, *, raw: dict | None = None, source: str, defaults: dict | 
         frameworks=frameworks, modes=modes, dtype=dtype, device=device, seed=seed,
         nondet_tol=nondet_tol, batched=batched, batched_required=given is not None,
         methods=methods, methods_explicit=explicit, layers=merged.get("layers"),
-        wrt=tuple(wrt) if wrt else None, xfail=options.expected_failure(merged))
+        wrt=tuple(wrt) if wrt else None, xfail=options.expected_failure(merged),
+        derivatives=derivatives)
     return CodeTarget(check)

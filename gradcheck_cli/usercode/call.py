@@ -104,6 +104,7 @@ class Call:
             self._rebuild.append((len(self.leaves), len(leaves), rebuild))
             self.leaves += leaves
         self.kw_names = list(kwargs)
+        self.names = list(names) + list(kwargs)   # every argument's name, in order
         self.kinds = [code.kind(leaf.value) for leaf in self.leaves]
         # torch users mark what to differentiate with requires_grad: when some float input
         # is marked, the unmarked ones are held constant (as torch.autograd.gradcheck does)

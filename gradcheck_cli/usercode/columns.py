@@ -36,12 +36,15 @@ class Column:
         route: how it gives second derivatives (``rev∘rev``: reverse over reverse,
             ``fwd∘rev``: forward over reverse, ``fwd∘fwd``, ``rev∘fwd``), or None.
         framework: the framework's own autodiff (its version, device, dtype reported).
+        derivative: for NumPy code, the form of the user's derivative (``gradient``,
+            ``vjp``, ...) this column calls.
     """
 
     name: str
     kind: str
     route: str | None = None
     framework: bool = False
+    derivative: str | None = None    # NumPy code: the user's derivative it calls
 
 
 
@@ -58,7 +61,7 @@ def compute(target, column: Column) -> Derivatives:
     """A column's derivatives: order 1 by its kind, order 2 by its route (a column without
     one leaves the second-order rows empty; a route column the first-order ones)."""
     kind = KINDS[column.kind]
-    fn = kind.function(target)
+    fn = target.derivative(column.derivative) if column.derivative else kind.function(target)
     slots = list(target.slots.values())
     step = kind.full if target.full else kind.projected
     d = step(target, fn, slots) if step is not None else Derivatives()
@@ -91,7 +94,7 @@ def _rev(target, fn, slots) -> Derivatives:
                           for s in slots})
     found.update(structural.zero_cotangents(fn, target.check.nondet_tol))
     found.update(structural.undefined_outputs(fn, target.dtype))
-    if target.mutation and fn is target.fn:
+    if target.mutation and fn is not target.reference_fn:   # not the plain reference
         found[target.mutation[0]] = target.mutation[1]
     for s in slots:  # first among reasons: if two runs differ, nothing else can be trusted
         why = structural.nondeterministic(first[s.name][0], again[s.name][0], target.dtype,

@@ -98,6 +98,8 @@ def expect(slots, expected: dict) -> Derivatives:
 def _location(slot, fn):
     def where(flat: int) -> str:
         k, j = divmod(int(flat), max(1, slot.size))
+        if fn.size == 1:   # a scalar function: the element says it all
+            return slot.element(j)
         return f"{slot.element(j)} → {fn.output_element(k)}"
     return where
 
@@ -123,7 +125,7 @@ class _Case:
                           use=np.isfinite(self.j_fd), where=_location(self.slot, fn),
                           conclusive=INCONCLUSIVE * self.largest + self.floor,
                           refine=kinks.refiner(fn, self.slot, self.slot.size,
-                                               self.target.kinked))
+                                               self.target.kinked, values, self.rtol))
 
     @property
     def sloped(self) -> np.ndarray:

@@ -188,6 +188,8 @@ class Function:
         why) if one changed. (JAX arrays and TensorFlow constants cannot change.)"""
         if not getattr(self.code, "mutable", False):
             return None
+        if hasattr(self.code, "mutated"):  # NumPy code: its own calls, derivatives included
+            return self.code.mutated(self)
         record: list = []
         f = self.pure(record=record)
         self.code.vjp(f, self.point(), [np.ones(o.shape) for o in self.outputs])

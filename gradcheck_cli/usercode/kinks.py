@@ -26,13 +26,16 @@ from ..tolerances import CODE_F_ULPS, DTYPES
 SMOOTH, KINK, ROUGH = 0, 1, 2
 
 
-def one_sided(fn, slot, element: int):
-    """(R(h/2), R(h), L(h/2), L(h), f(x), noise) along one element of a slot: arrays over
-    the outputs."""
+def one_sided(fn, slot, element):
+    """(R(h/2), R(h), L(h/2), L(h), noise) along one element of a slot (or along a
+    direction, an array of the slot's shape): arrays over the outputs."""
     x = slot.value.astype(float)
     h = fn.step(slot)
-    unit = np.zeros(slot.size)
-    unit[element] = 1.0
+    if np.ndim(element) == 0:
+        unit = np.zeros(slot.size)
+        unit[element] = 1.0
+    else:
+        unit = np.asarray(element, dtype=float).ravel()
     unit = unit.reshape(x.shape)
 
     def at(k):
@@ -64,11 +67,20 @@ def classify(fn, slot, rows: np.ndarray, element: int):
     return kind, np.minimum(l_half, r_half), np.maximum(l_half, r_half)
 
 
-def refiner(fn, slot, columns: int | None = None, seen: dict | None = None):
+def refiner(fn, slot, columns: int | None = None, seen: dict | None = None,
+            values: np.ndarray | None = None, rtol: float = 0.0):
     """For the judge (``Comparison.refine``): at flat indices of a (M, n) Jacobian of
     ``slot`` (``columns`` per row; None: a gradient of n values, summed over outputs),
     which values to exclude and where the function has a kink, with its interval.
-    ``seen`` collects the elements: ``{"rough": [...], "kink": [...]}``."""
+    ``seen`` collects the elements: ``{"rough": [...], "kink": [...], "tie": [...]}``.
+
+    ``values`` (the Jacobian being judged): where one output has a kink along two or
+    more elements (a tie: max-pool, sort, a max reduction), each element alone may take
+    any value between its one-sided derivatives, but moving them together the output
+    is often smooth (max(a, a) moves with a), and then the values must add up to that
+    rate: a backward pass that hands the whole gradient to every tied element (the
+    classic max-pool bug) gives a sum of 2 where f moves at 1. Those elements are then
+    judged as at a smooth point, and the tie is noted."""
     def refine(flat: np.ndarray):
         n = slot.size if columns is None else columns
         exclude = np.zeros(flat.size, dtype=bool)
@@ -90,5 +102,39 @@ def refiner(fn, slot, columns: int | None = None, seen: dict | None = None):
                 lower[i], upper[i] = lo[k], hi[k]
             if seen is not None and (exclude[i] or kink[i]):
                 seen["rough" if exclude[i] else "kink"].append(slot.element(j))
+        if values is not None and columns is not None:
+            _ties(fn, slot, flat, kink, n, values, rtol, seen)
         return exclude, kink, lower, upper
     return refine
+
+
+def _ties(fn, slot, flat, kink, n, values, rtol, seen) -> None:
+    """Unmark the kinks of an output whose tied elements' values do not add up to the
+    rate at which it moves with all of them (see :func:`refiner`)."""
+    rows: dict[int, list[int]] = {}
+    for i in np.flatnonzero(kink):
+        rows.setdefault(int(flat[i]) // n, []).append(i)
+    values = np.asarray(values, dtype=float).reshape(-1, n)
+    for k, members in rows.items():
+        if len(members) < 2:
+            continue
+        elements = [int(flat[i]) % n for i in members]
+        v = np.zeros(slot.size)
+        v[elements] = 1.0
+        r_half, r_full, l_half, l_full, noise = (a[k] for a in one_sided(fn, slot, v))
+        size = abs(r_half) + abs(l_half)
+        if abs(r_half - l_half) > 2 * noise + 1e-6 * size + abs(r_full - r_half) \
+                + abs(l_full - l_half):
+            continue   # kinked along the tie too: nothing more to say
+        rate = 0.5 * (r_half + l_half)
+        total = float(values[k, elements].sum())
+        allowed = (rtol * float(np.abs(values[k, elements]).sum()) + 2 * noise
+                   + abs(r_full - r_half) + abs(l_full - l_half) + 1e-6 * size)
+        if abs(total - rate) > allowed:
+            kink[members] = False
+            if seen is not None:
+                names = ", ".join(slot.element(e) for e in elements)
+                seen.setdefault("tie", []).append(
+                    f"{names} → {fn.output_element(k)} are tied (a kink along each alone): "
+                    f"moved together, the output changes at rate {rate:.6g}, but their "
+                    f"derivatives add up to {total:.6g}")

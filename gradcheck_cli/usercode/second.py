@@ -26,7 +26,8 @@ from .projections import PROBES, probe
 
 FULL_LIMIT = 64            # differentiated elements, all inputs together, for the full Hessian
 ROUTES = {"rev∘rev": "reverse over reverse", "fwd∘rev": "forward over reverse",
-          "fwd∘fwd": "forward over forward", "rev∘fwd": "reverse over forward"}
+          "fwd∘fwd": "forward over forward", "rev∘fwd": "reverse over forward",
+          "user": "the second derivative given"}
 
 
 class Plan:

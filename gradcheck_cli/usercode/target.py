@@ -20,7 +20,7 @@ from .. import frameworks, tolerances
 from ..columns import Derivatives
 from ..errors import GradcheckError, describe
 from ..results import CheckResult, Row
-from . import full, projections, second
+from . import full, plain, projections, second
 from .call import Call, Slot, convert
 from .columns import AGREEMENTS, Column, compute, expectations
 from .function import Function
@@ -48,9 +48,10 @@ class CodeTarget:
         check = self.check
         start = time.perf_counter()
         self.notes: list[str] = []
-        obj = load(check.callable, check.base)
-        self.framework = self._framework(obj)
-        self.ad = frameworks.code(self.framework, check.device, check.dtype)
+        obj = self._obj = load(check.callable, check.base)
+        self.framework = plain.choose(check, obj)
+        self.ad = (plain.code(check) if self.framework == "numpy" else
+                   frameworks.code(self.framework, check.device, check.dtype))
         rng = np.random.default_rng(check.seed)
         if check.arguments is not None:  # the Python API: the values themselves
             args, kwargs, names, held = check.arguments
@@ -86,6 +87,8 @@ class CodeTarget:
         if not self.fn.outputs:
             raise GradcheckError("the code returns no differentiable output (a float or "
                                  "complex tensor): " + ", ".join(self.fn.left_out))
+        if self.framework == "numpy":
+            self.notes += plain.validate(self, call, self.fn)
         self.m = self.fn.size
         out = self.fn({})
         self.scale = max([float(np.max(np.abs(s.value[np.isfinite(s.value)]), initial=0.0))
@@ -117,10 +120,11 @@ class CodeTarget:
         # whose outer mode was asked for (fwd∘rev: forward mode over a backward pass)
         routes = [r for r in getattr(self.ad, "ROUTES", ("rev∘rev",))
                   if r.split("∘")[0] in check.modes] if self.second is not None else []
-        self._columns = ([Column(f"{self.framework}·{m}", m, framework=True)
-                          for m in check.modes]
-                         + [Column(f"{self.framework}·{r}", "route", route=r, framework=True)
-                            for r in routes]
+        own = ([Column(f"{self.framework}·{m}", m, framework=True) for m in check.modes]
+               + [Column(f"{self.framework}·{r}", "route", route=r, framework=True)
+                  for r in routes]) if self.framework != "numpy" else \
+            plain.columns(check, self.ad.forms)
+        self._columns = (own
                          + ([Column("reference", "reference", route="rev∘rev")]
                             if self.reference_fn else [])
                          + ([Column("expect", "expect")] if self.expected else [])
@@ -136,55 +140,60 @@ class CodeTarget:
         return self._columns
 
     def _agreements(self) -> list[Column]:
-        """fwd⇄rev (both modes needed) and the Taylor test, where asked (by default)."""
+        """fwd⇄rev (both modes needed) and the Taylor test (a reverse mode needed), where
+        asked (by default)."""
         check, out = self.check, []
+        numpy = self.framework == "numpy"
         if "identity" in check.methods:
-            if set(check.modes) >= {"rev", "fwd"}:
+            both = ({"vjp", "gradient"} & set(self.ad.forms) and "jvp" in self.ad.forms
+                    ) if numpy else set(check.modes) >= {"rev", "fwd"}
+            if both:
                 out.append(Column("fwd⇄rev", "identity"))
             elif check.methods_explicit:
                 raise GradcheckError("method 'identity' compares forward and reverse mode: "
-                                     "it needs mode: both", field="methods")
-        if "taylor" in check.methods:
+                                     "it needs " + ("jvp: and vjp: (or gradient:)" if numpy
+                                                    else "mode: both"), field="methods")
+        if "taylor" in check.methods and (not numpy or {"vjp", "gradient", "jacobian"}
+                                          & set(self.ad.forms)):
             out.append(Column("taylor", "taylor"))
         return out
 
-    def _framework(self, obj) -> str:
-        """The code's framework: detected from the object, and among those asked for."""
-        found = frameworks.detect(obj)
-        asked = self.check.frameworks
-        if asked and len(asked) == 1 and (not found or found == set(asked)):
-            return asked[0]
-        candidates = sorted(found & set(asked)) if asked else sorted(found)
-        if len(candidates) == 1:
-            framework = candidates[0]
-            if not frameworks.is_installed(framework):
-                raise GradcheckError(f"the code is {framework} code, and {framework} is not "
-                                     f"installed: pip install 'gradcheck-cli[{framework}]'",
-                                     field="backend")
-            return framework
-        if asked and found:
-            raise GradcheckError(f"the code is {', '.join(sorted(found))} code; backend "
-                                 f"{', '.join(asked)} cannot run it", field="backend")
-        raise GradcheckError("cannot tell the code's framework (it imports "
-                             f"{', '.join(sorted(found)) or 'none of torch, tensorflow, jax'})"
-                             ": set backend to torch, tensorflow or jax", field="backend")
+    def mode_column(self, kind: str) -> str:
+        """The name of the column giving a mode's values (``torch·rev``; NumPy: ``vjp``)."""
+        if self.framework == "numpy":
+            from ..frameworks.numpy import FORWARD, REVERSE
+            forms = self.ad.forms
+            return next((f for f in (REVERSE if kind == "rev" else ("jvp",)) if f in forms),
+                        FORWARD[0])
+        return f"{self.framework}·{kind}"
+
+    def derivative(self, form: str) -> Function:
+        """NumPy code: the function whose derivatives are the user's ``form`` alone."""
+        cache = self.__dict__.setdefault("_derivatives", {})
+        if form not in cache:
+            cache[form] = Function(self.ad.only(form), self.fn.call, self.fn.fd_dtype,
+                                   vmap=False)
+        return cache[form]
 
     def _function(self, call: Call) -> Function:
         """The code as a function, finite differences in float64 -- or float32 where the
         code cannot run in float64 (then the check's dtype must not be float64)."""
         try:
-            return Function(self.ad, call, "float64", vmap=self.check.vmap)
+            return Function(self.ad, call, "float64",
+                            vmap=self.check.vmap and self.framework != "numpy")
         except GradcheckError:
             raise
         except Exception as exc:  # noqa: BLE001 -- raised inside the user's code
             if self.check.dtype == "float64":
-                raise GradcheckError(f"calling the code failed: {describe(exc)}") from None
+                raise GradcheckError(f"calling the code failed: {describe(exc)}"
+                                     + plain.hint(self._obj)) from None
             try:
                 fn = Function(self.ad, call, "float32", vmap=self.check.vmap)
             except GradcheckError:
                 raise
             except Exception:  # noqa: BLE001 -- not in float32 either: the float64 error
-                raise GradcheckError(f"the code does not run in float64: {describe(exc)}") \
+                raise GradcheckError(f"the code does not run in float64: {describe(exc)}"
+                                     + plain.hint(self._obj)) \
                     from None
             self.notes.append(f"finite differences in float32 (the code failed in float64: "
                               f"{type(exc).__name__}); steps and tolerances are float32's")
@@ -290,9 +299,12 @@ class CodeTarget:
                     f"{projections.PROBES} seed-fixed projections wᵀHv")
             routes = ", ".join(f"·{c.route} {second.ROUTES[c.route]}" for c in self._columns
                                if c.kind == "route")
+            by = (f"by each route ({routes})" if self.framework != "numpy" else
+                  "as given")
+            gradient = ("the float64 gradient" if self.framework != "numpy" else
+                        f"the {self.mode_column('rev')} given (itself checked against f)")
             notes.append(f"order 2: the Hessian of {'f' if self.m == 1 else 'uᵀf (u random)'}"
-                         f", {what}, by each route ({routes}), against finite differences "
-                         "of the float64 gradient")
+                         f", {what}, {by}, against finite differences of {gradient}")
         for s in self.slots.values():
             if not s.size:
                 notes.append(f"{s.name} has no elements: its gradient is checked only for its "
@@ -305,6 +317,7 @@ class CodeTarget:
         if self.m == 0:
             notes.append("the outputs have no elements: nothing to compare")
         kinks, rough = (list(dict.fromkeys(self.kinked[k])) for k in ("kink", "rough"))
+        notes += list(dict.fromkeys(self.kinked.get("tie", [])))
         if kinks:
             notes.append(f"non-differentiable (kink) at {len(kinks)} element(s), e.g. "
                          f"{kinks[0]}: any value between the one-sided derivatives is accepted")
