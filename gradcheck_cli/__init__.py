@@ -9,7 +9,7 @@ from .errors import GradcheckError
 
 __version__ = "0.1.0"
 __all__ = ["GradcheckError", "check", "assert_gradients", "check_gradient", "assert_gradient",
-           "RunResult", "CheckResult", "__version__"]
+           "check_engine", "assert_engine", "RunResult", "CheckResult", "__version__"]
 
 
 def __getattr__(name):
@@ -22,6 +22,9 @@ def __getattr__(name):
     if name in ("check_gradient", "assert_gradient"):
         from . import handwritten
         return getattr(handwritten, name)
+    if name in ("check_engine", "assert_engine"):
+        from . import engine
+        return getattr(engine, name)
     if name in ("CheckResult", "RunResult"):
         from . import results
         return getattr(results, name)

@@ -39,7 +39,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "fd": ("expression", "code"),
     "reverse": ("expression",),
     "forward": ("expression",),
-    "complex-step": ("expression",),
+    "complex-step": ("expression", "code"),   # code: NumPy code taking complex input
 }
 # What a method is, for the judge (see gradcheck_cli.expression.target): judged on the
 # exact-reference subset only; computed from a stencil (it has an error estimate, and is

@@ -289,3 +289,27 @@ def test_the_numpy_spec_imports_no_framework_no_sympy_no_scipy():
             "'mpmath', 'scipy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.split() == ["0", "[]"], out.stderr
+
+
+def test_a_wrong_value_at_a_steep_smooth_point_fails_and_is_not_called_a_kink():
+    # log(sin(3x)²) at x = 43: sin(129) = -0.02, so the one-sided differences change a
+    # lot between steps (f''' ~ 1e7) yet converge as a smooth function's do. Classified
+    # by the size of that change alone, the point looked like a break and the wrong
+    # value was excluded, not judged: with no other column, the check compared nothing.
+    from gradcheck_cli import check_gradient
+
+    def f(x):
+        return np.log(np.sin(3 * x) ** 2)
+
+    def vjp_right(u, x):
+        return u * 6 * np.cos(3 * x) / np.sin(3 * x)
+
+    def vjp_wrong(u, x):
+        return u * 3 * np.cos(3 * x) / np.sin(3 * x)   # the 2 of the square forgotten
+
+    x0 = np.array([43.0, 0.4])
+    assert check_gradient(f, None, x0, vjp=vjp_right).status == "pass"
+    wrong = check_gradient(f, None, x0, vjp=vjp_wrong)
+    assert wrong.status == "fail"
+    verdict = wrong.rows[0].verdicts["vjp"]
+    assert verdict.wrong == 2 and verdict.excluded == 0

@@ -160,6 +160,12 @@ def taylor_verdict(name: str, key, d: Derivatives, expected: int) -> Verdict:
                        reason=f"f has a kink or jump at the point along v (its second "
                               f"difference falls as h^{bend:.2f}): the Taylor test cannot "
                               "judge a subgradient")
+    if sinks and not np.any(rs > 10 * (floors + noise)):
+        # never above its floor: a wrong gradient's h·δ would have sunk with it
+        return Verdict(name, "inconclusive", compared=len(rs), location=where,
+                       reason="the remainder never rises above its floor (f's rounding "
+                              f"at this scale, {floors[-1]:.2g} at the smallest step): the "
+                              "Taylor test sees nothing here")
     if sinks:  # r(h)/h -> 0: the derivative predicts f to its own accuracy as h shrinks
         return Verdict(name, "pass", compared=len(rs), error=order, error_kind="order",
                        location=where, reason="the remainder sinks below its floor as h "

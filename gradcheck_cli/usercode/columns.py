@@ -20,7 +20,7 @@ import numpy as np
 
 from ..columns import Derivatives
 from ..errors import GradcheckError
-from . import agreement, full, projections, second, structural
+from . import agreement, complex_step, full, projections, second, structural
 
 
 @dataclass(frozen=True)
@@ -123,9 +123,11 @@ KINDS = {
     "identity": Kind(lambda t: t.fn, lambda t, fn, slots: agreement.identity(t, t._outputs),
                      lambda t, fn, slots: agreement.identity(t, t._outputs)),
     "taylor": Kind(lambda t: t.fn, agreement.taylor, agreement.taylor),
+    "complex-step": Kind(lambda t: t.fn, complex_step.compute),
 }
-# kinds judged their own way, not against finite differences
+# kinds judged their own way, not (only) against the reference
 AGREEMENTS = {
+    "complex-step": complex_step.compare,   # against finite differences, never itself
     "identity": lambda t, key, name, d: agreement.identity_comparison(t, key, name, d),
     "taylor": lambda t, key, name, d: agreement.taylor_verdict(name, key, d,
                                                                3 if len(key[1]) == 2 else 2),

@@ -5,7 +5,7 @@ fmod, a comparison) says nothing about the derivative at the point: it is the
 finite differences that are wrong there, not the code. Code has no expression
 to say where its breaks are, so they are looked for the way the expression
 target looks for them near a break: second-order one-sided differences R(s)
-(x, x+s, x+2s) and L(s), at s = h and s = h/2, along the failing element only.
+(x, x+s, x+2s) and L(s), at s = h, h/2 and h/4, along the failing element only.
 
 * R and L each stable but different, their difference steady: a **kink** at the
   point -- any value between them passes (a subgradient);
@@ -27,8 +27,9 @@ SMOOTH, KINK, ROUGH = 0, 1, 2
 
 
 def one_sided(fn, slot, element):
-    """(R(h/2), R(h), L(h/2), L(h), noise) along one element of a slot (or along a
-    direction, an array of the slot's shape): arrays over the outputs."""
+    """One-sided differences along one element of a slot (or along a direction, an array
+    of the slot's shape), at s = h/4, h/2, h: ``(R, L, noise)``, R and L of shape
+    (3, outputs), finest first."""
     x = slot.value.astype(float)
     h = fn.step(slot)
     if np.ndim(element) == 0:
@@ -40,7 +41,7 @@ def one_sided(fn, slot, element):
 
     def at(k):
         return fn({slot.name: x + k * h * unit})
-    f = {k: at(k) for k in (0.0, 0.5, 1.0, 2.0, -0.5, -1.0, -2.0)}
+    f = {k: at(k) for k in (0.0, 0.25, 0.5, 1.0, 2.0, -0.25, -0.5, -1.0, -2.0)}
 
     def right(s):
         return (-3 * f[0.0] + 4 * f[s] - f[2 * s]) / (2 * s * h)
@@ -48,23 +49,41 @@ def one_sided(fn, slot, element):
     def left(s):
         return (3 * f[0.0] - 4 * f[-s] + f[-2 * s]) / (2 * s * h)
     size = np.maximum.reduce([np.abs(v) for v in f.values()])
-    noise = CODE_F_ULPS * DTYPES[fn.fd_dtype].eps * size / h
-    return right(0.5), right(1.0), left(0.5), left(1.0), noise
+    noise = CODE_F_ULPS * DTYPES[fn.fd_dtype].eps * size / (h / 4)
+    steps = (0.25, 0.5, 1.0)
+    return np.array([right(s) for s in steps]), np.array([left(s) for s in steps]), noise
+
+
+def _side(d, noise, size):
+    """One side's derivative extrapolated (its error O(s²) removed), the error left, and
+    whether it converges as a smooth function's does: halving s quarters the change
+    (a break inside the stencil does not)."""
+    fine, mid, coarse = d
+    change_fine, change_coarse = np.abs(fine - mid), np.abs(mid - coarse)
+    converging = (change_coarse <= noise + 1e-6 * size) | \
+        (change_fine <= 0.5 * change_coarse + noise)
+    return fine + (fine - mid) / 3, mid + (mid - coarse) / 3, change_fine / 3 + noise, converging
 
 
 def classify(fn, slot, rows: np.ndarray, element: int):
-    """(kind, lower, upper) for the given output rows along one input element."""
-    r_half, r_full, l_half, l_full, noise = (v[rows] for v in one_sided(fn, slot, element))
-    size = np.abs(r_half) + np.abs(l_half)
-    unstable = (np.abs(r_full - r_half) > noise + 1e-6 * size) | \
-        (np.abs(l_full - l_half) > noise + 1e-6 * size)
-    j_half, j_full = r_half - l_half, r_full - l_full
-    jump = np.abs(j_half) > noise + 1e-8 * size
-    steady = np.abs(j_full - j_half) <= 0.1 * np.abs(j_half) + noise
+    """(kind, lower, upper) for the given output rows along one input element.
+
+    A smooth function's one-sided differences converge (their change quarters with the
+    step) to one value from both sides, within their Richardson error; a kink's converge
+    to two values, steadily apart; anything else is a break inside the stencil."""
+    right, left, noise = one_sided(fn, slot, element)
+    right, left, noise = right[:, rows], left[:, rows], noise[rows]
+    size = np.abs(right[0]) + np.abs(left[0])
+    r, r_coarse, r_err, r_ok = _side(right, noise, size)
+    l, l_coarse, l_err, l_ok = _side(left, noise, size)
+    allowed = 4 * (r_err + l_err) + 1e-8 * size
+    jump = np.abs(r - l) > allowed
+    steady = np.abs((r_coarse - l_coarse) - (r - l)) <= 0.1 * np.abs(r - l) + allowed
+    unstable = ~(r_ok & l_ok)
     kind = np.full(rows.shape, SMOOTH)
     kind[jump & steady & ~unstable] = KINK
-    kind[(jump & ~steady) | unstable | ~np.isfinite(r_half + l_half)] = ROUGH
-    return kind, np.minimum(l_half, r_half), np.maximum(l_half, r_half)
+    kind[(jump & ~steady) | unstable | ~np.isfinite(r + l)] = ROUGH
+    return kind, np.minimum(l, r), np.maximum(l, r)
 
 
 def refiner(fn, slot, columns: int | None = None, seen: dict | None = None,
@@ -121,15 +140,17 @@ def _ties(fn, slot, flat, kink, n, values, rtol, seen) -> None:
         elements = [int(flat[i]) % n for i in members]
         v = np.zeros(slot.size)
         v[elements] = 1.0
-        r_half, r_full, l_half, l_full, noise = (a[k] for a in one_sided(fn, slot, v))
-        size = abs(r_half) + abs(l_half)
-        if abs(r_half - l_half) > 2 * noise + 1e-6 * size + abs(r_full - r_half) \
-                + abs(l_full - l_half):
+        right, left, noise = one_sided(fn, slot, v)
+        right, left, noise = right[:, k], left[:, k], float(noise[k])
+        size = abs(right[0]) + abs(left[0])
+        r, _, r_err, r_ok = _side(right, noise, size)
+        l, _, l_err, l_ok = _side(left, noise, size)
+        if not (r_ok and l_ok) or abs(r - l) > 4 * (r_err + l_err) + 1e-6 * size:
             continue   # kinked along the tie too: nothing more to say
-        rate = 0.5 * (r_half + l_half)
+        rate = 0.5 * (r + l)
         total = float(values[k, elements].sum())
-        allowed = (rtol * float(np.abs(values[k, elements]).sum()) + 2 * noise
-                   + abs(r_full - r_half) + abs(l_full - l_half) + 1e-6 * size)
+        allowed = (rtol * float(np.abs(values[k, elements]).sum()) + 4 * (r_err + l_err)
+                   + 1e-6 * size)
         if abs(total - rate) > allowed:
             kink[members] = False
             if seen is not None:

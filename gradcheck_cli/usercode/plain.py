@@ -116,6 +116,21 @@ def columns(check, forms: dict) -> list[Column]:
     return out
 
 
+def complex_step(check, framework: str, full: bool) -> list[Column]:
+    """The complex-step column, where asked for: NumPy code, full Jacobian."""
+    if "complex-step" not in check.methods:
+        return []
+    if framework != "numpy":
+        raise GradcheckError(f"method 'complex-step' applies to NumPy code ({framework} code "
+                             "is differentiated by its framework, not by complex input)",
+                             field="methods")
+    if not full:
+        raise GradcheckError("method 'complex-step' calls the code once per input element: "
+                             f"inputs of at most {check.full_limit} elements (or raise "
+                             "'full_limit')", field="methods")
+    return [Column("complex-step", "complex-step")]
+
+
 def _name(value, callable_) -> str:
     if value is True:
         return "the callable's second output"

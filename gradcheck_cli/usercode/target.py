@@ -20,7 +20,7 @@ from .. import frameworks, tolerances
 from ..columns import Derivatives
 from ..errors import GradcheckError, describe
 from ..results import CheckResult, Row
-from . import full, plain, projections, second
+from . import complex_step, full, plain, projections, second
 from .call import Call, Slot, convert
 from .columns import AGREEMENTS, Column, compute, expectations
 from .function import Function
@@ -124,7 +124,7 @@ class CodeTarget:
                + [Column(f"{self.framework}·{r}", "route", route=r, framework=True)
                   for r in routes]) if self.framework != "numpy" else \
             plain.columns(check, self.ad.forms)
-        self._columns = (own
+        self._columns = (own + plain.complex_step(check, self.framework, self.full)
                          + ([Column("reference", "reference", route="rev∘rev")]
                             if self.reference_fn else [])
                          + ([Column("expect", "expect")] if self.expected else [])
@@ -256,6 +256,8 @@ class CodeTarget:
                projections.reference(self.fn, slots, self.probes))
         if self.second is not None:
             ref.update(second.reference(self.fn, self.second))
+        if "complex-step" in self._by_name:
+            complex_step.sharpen(self, ref)
         return ref
 
     def comparison(self, key, name: str, d: Derivatives, ref: dict):
