@@ -102,3 +102,32 @@ def test_order_two_checks_every_pair_of_inputs_and_parameters():
     assert labels[3:] == ["∂²(uᵀf)/∂x²", "∂²(uᵀf)/∂x∂w", "∂²(uᵀf)/∂x∂b", "∂²(uᵀf)/∂w²",
                           "∂²(uᵀf)/∂w∂b", "∂²(uᵀf)/∂b²"]
     assert r.order == 2 and any("order 2" in n for n in r.notes)
+
+
+@needs("torch")
+def test_a_block_that_is_exactly_zero_passes_and_a_curved_one_fails():
+    # f = w x is linear in w: finite differences of the w-gradient are exactly 0 and so is
+    # the route; that decides the block (it used to be "too noisy": every model ending in
+    # a Linear layer was inconclusive at order 2). The twin's backward has slope in w.
+    inputs = {"x": {"shape": [4], "low": 0.5, "high": 2}, "w": {"shape": [4], "low": -1,
+                                                                 "high": 1}}
+    good = run("torch", "scale_ok", inputs)
+    rows = {r.label: r for r in good.rows}
+    assert good.status == "pass"
+    assert rows["∂²(uᵀf)/∂w²"].verdicts["torch·rev∘rev"].status == "pass"
+    bad = run("torch", "scale_curved", inputs)
+    rows = {r.label: r for r in bad.rows}
+    assert rows["w"].status == "pass"                     # right at order 1
+    assert rows["∂²(uᵀf)/∂w²"].verdicts["torch·rev∘rev"].status == "fail"
+
+
+@needs("torch")
+def test_forward_over_forward_is_left_out_beyond_its_limit_and_said():
+    from gradcheck_cli.usercode.second import FWD_FWD_LIMIT
+    big = {"x": {"shape": [FWD_FWD_LIMIT + 1], "low": -2, "high": 2}}
+    result = run("torch", "softplus2_ok", big)
+    assert "torch·fwd∘fwd" not in result.methods and "torch·fwd∘rev" in result.methods
+    assert any(n.startswith("fwd∘fwd not run") and f"{FWD_FWD_LIMIT + 1:,}" in n
+               for n in result.notes)
+    small = run("torch", "softplus2_ok")
+    assert "torch·fwd∘fwd" in small.methods

@@ -76,6 +76,10 @@ def taylor(target, fn, slots) -> Derivatives:
     at order 2, with the second derivative too. Values are the fitted orders."""
     rng = np.random.default_rng(11)
     u = rng.standard_normal(fn.size) if fn.size else np.zeros(0)
+    plan = target.second
+    shared = plan is not None and not plan.full   # the route columns' first u and v: their
+    if shared:                                    # H v is computed once (Function.hvp)
+        u = plan.u
     d = Derivatives()
     if not fn.size:
         for s in slots:
@@ -85,14 +89,16 @@ def taylor(target, fn, slots) -> Derivatives:
     for s in slots:
         key = (0, (s.name,))
         g = grads[s.name][0]
-        v = rng.standard_normal(s.shape) * s.finite.reshape(s.shape)
+        v = (plan.vs[s.name][0].reshape(s.shape) if shared else
+             rng.standard_normal(s.shape) * s.finite.reshape(s.shape))
         if not np.any(v):
             d.unavailable[key] = "no finite element to move"
             continue
         slope = 0.0 if g is None else float(np.ravel(g) @ v.ravel())
         curve = None
         if target.second is not None:
-            h2 = fn.hvp(u, {s.name: v.ravel()}, "rev∘rev").get(s.name)
+            h2 = fn.hvp(u, {s.name: plan.vs[s.name][0] if shared else v.ravel()},
+                        "rev∘rev").get(s.name)
             curve = 0.0 if h2 is None else float(np.ravel(h2) @ v.ravel())
         # the gradient is only as exact as the check's dtype allows: a remainder below
         # h times that allowance is consistent with a right gradient (float16 is 1e-3 off)
@@ -101,27 +107,34 @@ def taylor(target, fn, slots) -> Derivatives:
                                 target.atol, kind="code")
         g_abs = 0.0 if g is None else float(np.abs(np.ravel(g)) @ np.abs(v.ravel()))
         allowance = rtol * g_abs + atol + target.floor(g_abs)
-        d.extra[key] = _remainders(fn, s, u, v, slope, curve, allowance)
+        points = _steps(fn, s, v)   # one batch of evaluations for both orders
+        d.extra[key] = _remainders(fn, s, u, points, slope, curve, allowance)
         d.values[key] = np.zeros(1)
         if curve is not None:
             pair = (0, (s.name, s.name))
-            d.extra[pair] = _remainders(fn, s, u, v, slope, curve, allowance, second=True)
+            d.extra[pair] = _remainders(fn, s, u, points, slope, curve, allowance,
+                                        second=True)
             d.values[pair] = np.zeros(1)
     return d
 
 
-def _remainders(fn, slot, u, v, slope, curve, allowance, second=False):
-    """(h, r(h), floor, noise, s(h)) for h = h0 / 2^k along v, all points in one batch.
-    The floor is rounding and h times the gradient's own allowance (h² times the second
-    derivative's, at order 2); s(h) = φ(x+hv) + φ(x-hv) - 2φ(x), the second difference,
-    falls as h² where φ is smooth along v, as h at a kink, not at all at a jump."""
+def _steps(fn, slot, v):
+    """(h, F(x ± hv), F(x)) for h = h0 / 2^k along v, all points in one batch."""
     x = np.where(np.isfinite(slot.value), slot.value, 0.0)
     scale = max(1.0, float(np.max(np.abs(x))))
     h0 = 0.1 * scale / float(np.max(np.abs(v)))
     hs = h0 * 2.0 ** -np.arange(STEPS)
-    f0 = fn({})
     f = fn.along(slot, [np.where(v != 0, x + sign * h * v, slot.value)
                         for sign in (1.0, -1.0) for h in hs])        # (2 STEPS, M)
+    return hs, f, fn({})
+
+
+def _remainders(fn, slot, u, points, slope, curve, allowance, second=False):
+    """(h, r(h), floor, noise, s(h)) from :func:`_steps`' evaluations. The floor is
+    rounding and h times the gradient's own allowance (h² times the second derivative's,
+    at order 2); s(h) = φ(x+hv) + φ(x-hv) - 2φ(x), the second difference, falls as h²
+    where φ is smooth along v, as h at a kink, not at all at a jump."""
+    hs, f, f0 = points
     plus, minus = f[:STEPS] @ u, f[STEPS:] @ u
     phi0 = u @ f0
     r = plus - phi0 - hs * slope - (0.5 * hs * hs * curve if second else 0.0)

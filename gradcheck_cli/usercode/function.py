@@ -28,6 +28,7 @@ class Function:
         self.calls = 0
         self._pure = {}
         self._noise = {}
+        self._hvps, self.keep_hvps = {}, set()   # Hessian-vector products worth keeping
         # tensors given non-contiguous, or as views into larger storages (as_strided reads
         # past them): made the same way every time, and one call at a time (vmap would not)
         matters = getattr(code, "layout_matters", lambda v: False)
@@ -156,10 +157,18 @@ class Function:
         return many(self.pure(), self.point(), index, batch).T
 
     def hvp(self, u: np.ndarray, v: dict, route: str) -> dict:
-        """d/dε ∇(uᵀF)(x + εv) per slot, v given per slot name (zero where missing)."""
+        """d/dε ∇(uᵀF)(x + εv) per slot, v given per slot name (zero where missing).
+        Remembered for the same arrays (the Taylor test reuses a route column's first)."""
+        memo = (route, id(u), tuple((k, id(a)) for k, a in sorted(v.items())))
+        found = self._hvps.get(memo)
+        if found is not None and found[0] is u and all(found[1][k] is a for k, a in v.items()):
+            return found[2]
         tangents = [v.get(s.name, np.zeros(s.size)).reshape(s.shape) for s in self.slots]
         second = self.code.hvp(self.pure(), self.point(), self.cotangent(u), tangents, route)
-        return {s.name: h for s, h in zip(self.slots, second)}
+        result = {s.name: h for s, h in zip(self.slots, second)}
+        if all(id(a) in self.keep_hvps for a in v.values()):   # a few, not every probe's
+            self._hvps[memo] = (u, dict(v), result)   # the arrays kept: ids stay theirs
+        return result
 
     def gradient(self, u: np.ndarray, moved: dict) -> np.ndarray:
         """∇(uᵀF) at the moved point, all slots flattened, by reverse mode in float64:
@@ -218,9 +227,11 @@ class Function:
         the value's own: a small value is often a difference of large ones computed
         alongside (a per-token cross-entropy of 9e-6 is logsumexp(z) - z_t with z ~ 1,
         rounded at 1e-16, which f = 9e-6 alone would put at 1e-21)."""
+        values = list(values)
+        if values[0].shape[:1] != (self.size,):  # a gradient (second order): one backward pass
+            largest = max(float(np.max(np.abs(c), initial=0.0)) for c in values)
+            return CODE_F_ULPS * DTYPES[self.fd_dtype].eps * largest * weights
         size = np.maximum.reduce([np.abs(c) for c in values])
-        if size.shape[:1] != (self.size,):  # a gradient (second order): one backward pass
-            return CODE_F_ULPS * DTYPES[self.fd_dtype].eps * np.max(size, initial=0.0) * weights
         start = 0
         for leaf in dict.fromkeys(o.leaf for o in self.outputs):
             n = sum(o.size for o in self.outputs if o.leaf == leaf)

@@ -106,6 +106,8 @@ class CodeTarget:
                      and self.m <= check.full_limit)
         self.probes = None if self.full else projections.Probes(rng, self.m, slots)
         self.second = second.Plan(rng, self.m, slots) if check.order >= 2 else None
+        if self.second is not None and not self.second.full:   # the Taylor test's too
+            self.fn.keep_hvps = {id(vs[0]) for vs in self.second.vs.values()}
         self.expected = expectations(check.expect, self.slots)
         if self.expected and not self.full:
             raise GradcheckError("'expect' for code needs the full Jacobian: inputs of at "
@@ -120,6 +122,10 @@ class CodeTarget:
         # whose outer mode was asked for (fwd∘rev: forward mode over a backward pass)
         routes = [r for r in getattr(self.ad, "ROUTES", ("rev∘rev",))
                   if r.split("∘")[0] in check.modes] if self.second is not None else []
+        n = sum(s.size for s in slots)
+        if "fwd∘fwd" in routes and n > second.FWD_FWD_LIMIT:
+            routes.remove("fwd∘fwd")   # one pass per unit direction: a full Hessian
+            self.notes.append(second.fwd_fwd_note(n))
         own = ([Column(f"{self.framework}·{m}", m, framework=True) for m in check.modes]
                + [Column(f"{self.framework}·{r}", "route", route=r, framework=True)
                   for r in routes]) if self.framework != "numpy" else \
@@ -298,7 +304,9 @@ class CodeTarget:
                          " (rank-one worst case)")
         if self.second is not None:
             what = ("every element" if self.second.full else
-                    f"{projections.PROBES} seed-fixed projections wᵀHv")
+                    f"{second.PROBES} seed-fixed projections wᵀHv per pair of inputs (all "
+                    f"miss an error 10× the tolerance: < "
+                    f"{projections.miss_probability(second.PROBES):.0e})")
             routes = ", ".join(f"·{c.route} {second.ROUTES[c.route]}" for c in self._columns
                                if c.kind == "route")
             by = (f"by each route ({routes})" if self.framework != "numpy" else

@@ -280,3 +280,36 @@ def model_all_right():
     torch.manual_seed(0)
     return torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 4),
                                torch.nn.Tanh(), torch.nn.Linear(4, 2)).double()
+
+
+# ----- a block that is exactly zero: f linear in w ------------------------------------
+class _Scale(torch.autograd.Function):
+    """f = w x, linear in w: ∂²f/∂w² is exactly 0."""
+
+    @staticmethod
+    def forward(ctx, x, w):
+        ctx.save_for_backward(x, w)
+        return w * x
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        return g * w, g * x
+
+
+class _ScaleCurved(_Scale):
+    """Right at order 1, but its backward is not linear in w: w - w.detach() is zero in
+    value and one in slope, so d/dw of the w-gradient is g, where it must be 0."""
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        return g * w, g * x + g * (w - w.detach())
+
+
+def scale_ok(x, w):
+    return _Scale.apply(x, w)
+
+
+def scale_curved(x, w):
+    return _ScaleCurved.apply(x, w)
