@@ -89,7 +89,8 @@ def test_finite_differences_are_noisy_where_complex_step_is_exact():
 def test_registered_but_not_a_default():
     assert "complex-step" not in columns.defaults("expression")
     assert columns.canonical("complex_step") == "complex-step"
-    assert columns.TARGETS["complex-step"] == ("expression",)
+    assert columns.TARGETS["complex-step"] == ("expression", "code")   # code: NumPy only
+    assert "complex-step" not in columns.defaults("code")
     assert "stencil" not in columns.TRAITS.get("complex-step", {})
     assert H == 2.0 ** -66
 

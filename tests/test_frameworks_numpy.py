@@ -313,3 +313,19 @@ def test_a_wrong_value_at_a_steep_smooth_point_fails_and_is_not_called_a_kink():
     assert wrong.status == "fail"
     verdict = wrong.rows[0].verdicts["vjp"]
     assert verdict.wrong == 2 and verdict.excluded == 0
+
+
+def test_a_jump_inside_the_stencil_is_excluded_and_noted():
+    # a step 1e-7 right of x[0] = 0.3: every difference across it is huge; the one-sided
+    # differences show a break within the stencil, and that element is excluded, with a
+    # note, while the others are judged (a wrong gradient still fails there)
+    from gradcheck_cli import check_gradient
+
+    def f(x):
+        return float(np.sum(x + (x > 0.3000001)))
+
+    x0 = np.array([0.3, 0.5, -0.2])
+    right = check_gradient(f, lambda x: np.ones_like(x), x0)
+    assert right.status == "pass" and right.rows[0].verdicts["gradient"].excluded == 1
+    assert any("straddles" in n and "x[0]" in n for n in right.notes)
+    assert check_gradient(f, lambda x: 2 * np.ones_like(x), x0).status == "fail"

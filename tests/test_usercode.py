@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import gradcheck_cli
 from gradcheck_cli.errors import GradcheckError
 from gradcheck_cli import frameworks as backends
 from gradcheck_cli.usercode import run_callable
@@ -191,3 +192,18 @@ def test_half_precision_resolution_of_user_code(dtype, caught, hidden):
     gradcheck_cli.assert_gradients(scaled(1 + hidden), x)  # below the dtype's resolution
     with pytest.raises(AssertionError, match="outside tolerance"):
         gradcheck_cli.assert_gradients(scaled(1 + caught), x)
+
+
+def test_a_batching_rule_that_computes_other_values_turns_vmap_off_and_says_so():
+    # torch.roll of a 0-d tensor is the identity; under vmap (a batch of 0-d inputs) it
+    # rolls across the batch, so the Taylor test's batched points came back permuted and
+    # it failed a right gradient (OpInfo's roll sample 16). One row of the first batch is
+    # held against a direct call: the check then evaluates point by point, and passes.
+    torch = pytest.importorskip("torch")
+    x = torch.tensor(-4.827, dtype=torch.float64)
+    result = gradcheck_cli.assert_gradients(lambda x: torch.roll(x, 10), x)
+    assert result.status == "pass"
+    assert any("under vmap the code computes other values" in n for n in result.notes)
+    plain = gradcheck_cli.assert_gradients(lambda x: torch.roll(x, 10, 0),
+                                           torch.linspace(-1, 1, 12, dtype=torch.float64))
+    assert not any("under vmap" in n for n in plain.notes)   # a right batching rule: no note

@@ -52,7 +52,14 @@ def test_noisy_code_is_inconclusive_not_failed_and_the_identity_still_decides():
     v = verdict(r, "torch·rev")
     assert v.status == "inconclusive" and "too noisy" in v.reason
     assert verdict(r, "fwd⇄rev").status == "pass"           # the identity needs no FD
-    assert r.status == "pass"                                # and it decides the row
+    assert verdict(r, "taylor").status == "pass" and r.status == "pass"   # Taylor decides
+    # agreeing with each other does not make both rules right: without the Taylor test
+    # the row stays undecided, and two rules off by the same 10 % are caught by it
+    alone = check(m.noisy_agree, methods=["fd", "identity"])
+    assert verdict(alone, "fwd⇄rev").status == "pass" and alone.status == "inconclusive"
+    both = check(m.noisy_both_off)
+    assert verdict(both, "fwd⇄rev").status == "pass" and verdict(both, "taylor").status == "fail"
+    assert check(m.noisy_both_off, methods=["fd", "identity"]).status == "inconclusive"
     r = check(m.noisy_disagree)
     assert verdict(r, "torch·fwd").status == "inconclusive"  # FD cannot see the 10 %
     assert verdict(r, "fwd⇄rev").status == "fail"            # the identity can

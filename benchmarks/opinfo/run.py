@@ -83,7 +83,11 @@ def our_check(op, sample) -> tuple[str, str, float, dict]:
                                      ("fwd", bool(op.check_batched_forward_grad))) if on])
         status, message = result.status, ""
     except AssertionError as exc:
-        status, message = "fail", _failures(str(exc))
+        text = str(exc)
+        failing = _failures(text)
+        # assert_gradients raises for an inconclusive check too: no ✗ line, a ? line
+        status = "fail" if failing or " inconclusive" not in text else "inconclusive"
+        message = failing or _undecided(text)
     except GradcheckError as exc:
         status, message = "error", str(exc)[:400]
     except Exception as exc:  # noqa: BLE001 -- a crash: what this runner exists to find
@@ -99,8 +103,15 @@ def _failures(text: str) -> str:
                       if line.strip().startswith("✗ ") and " by " in line)[:600]
 
 
+def _undecided(text: str) -> str:
+    return " | ".join(line.strip() for line in text.splitlines()
+                      if line.strip().startswith("? ") and " by " in line)[:600]
+
+
 def verdict(ours: str, theirs: str, message: str) -> str:
     """How the two outcomes compare."""
+    if ours == "inconclusive":
+        return "inconclusive"   # said, with the figures: neither a pass nor an alarm
     if ours == "crash" or (ours == "error" and "internal error" in message):
         return "crash"
     if ours == "error":

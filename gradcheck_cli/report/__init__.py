@@ -74,6 +74,16 @@ def failures(check):
                 yield row, v
 
 
+def undecided(check):
+    """(row, verdict) for the inconclusive verdicts of rows no column decided: why, with
+    the figures (the noise against what it would take to decide)."""
+    for row in check.rows:
+        if row.status == "inconclusive":
+            for v in row.verdicts.values():
+                if v.status == "inconclusive" and v.reason:
+                    yield row, v
+
+
 def failure_text(check, row, verdict) -> str:
     """'∂f/∂x by torch·rev: outside tolerance at x=1 (12 of 40 values)'.
 

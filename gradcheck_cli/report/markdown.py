@@ -12,6 +12,7 @@ from . import (
     na_notes,
     range_text,
     summary,
+    undecided,
 )
 
 ICON = {"pass": "✅", "fail": "❌", "xfail": "☑️ xfail", "xpass": "❌ xpass", "n/a": "➖",
@@ -55,6 +56,8 @@ def _check(check) -> list[str]:
                                              f"{fmt(v.reference, 10)} (tolerance "
                                              f"{fmt(v.tolerance, 2)})")
         lines += ["", f"- {failure_text(check, row, v)}{values}"]
+    for row, v in undecided(check):
+        lines += ["", f"- inconclusive: {row.label} by {method_title(v.method)}: {v.reason}"]
     if check.status == "skipped":
         lines += ["", f"- skipped: {check.skip_reason}"]
     elif check.xfail:

@@ -36,6 +36,7 @@ from . import (
     na_notes,
     range_text,
     summary,
+    undecided,
     values_text,
 )
 
@@ -245,6 +246,9 @@ def check_parts(check, console: Console, width: int, *, timings: bool = False) -
         if v.value is not None:
             text += f"\n{values_text(v)}"
         parts.append(_hanging("  ✗ ", text, width, prefix_style="bold red"))
+    for row, v in undecided(check):
+        parts.append(_hanging("  ? ", f"{row.label} by {method_title(v.method)}: {v.reason}",
+                              width, prefix_style="bold yellow"))
     if check.status == "skipped":
         parts.append(_hanging("  – ", f"skipped: {check.skip_reason}", width, "yellow"))
     elif check.xfail:

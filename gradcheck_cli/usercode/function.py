@@ -29,6 +29,7 @@ class Function:
         self._pure = {}
         self._noise = {}
         self._hvps, self.keep_hvps = {}, set()   # Hessian-vector products worth keeping
+        self._vmap_checked, self.vmap_note = False, None
         # tensors given non-contiguous, or as views into larger storages (as_strided reads
         # past them): made the same way every time, and one call at a time (vmap would not)
         matters = getattr(code, "layout_matters", lambda v: False)
@@ -91,16 +92,34 @@ class Function:
         outs = self.code.forward(self.pure(dtype), self.point(moved), dtype)
         return np.concatenate([o.ravel() for o in outs]) if outs else np.zeros(0)
 
+    def batched(self, slot: Slot, batch: np.ndarray) -> np.ndarray:
+        """F at each entry of ``batch`` (values of one slot) in one vmapped call, (K, M).
+        The first time, its last row is held against a direct call: a batching rule that
+        computes something else (torch.roll of a 0-d tensor rolls across the batch) turns
+        vmap off for the check, with a note, instead of corrupting the reference."""
+        index = [s.name for s in self.slots].index(slot.name)
+        self.calls += 1
+        out = self.code.forward_many(self.pure(self.fd_dtype), self.point(), index, batch,
+                                     self.fd_dtype)
+        if not self._vmap_checked and len(batch) > 1:
+            self._vmap_checked = True
+            direct = self({slot.name: batch[-1]})
+            scale = float(np.max(np.abs(direct[np.isfinite(direct)]), initial=1.0))
+            if not np.allclose(out[-1], direct, rtol=0, atol=1e-12 * scale, equal_nan=True):
+                self.vmap = False
+                self.vmap_note = ("evaluated one point at a time: under vmap the code "
+                                  "computes other values than called directly (a batching "
+                                  f"rule of the framework), e.g. at {slot.name}")
+                raise RuntimeError(self.vmap_note)
+        return out
+
     def along(self, slot: Slot, values: list) -> np.ndarray:
         """F at each of ``values`` of one slot (the others at the point), shape (K, M): one
         batched call where the framework vmaps the code; else one call each, a point where
         the code raises (a domain left: a variance gone negative) giving NaN."""
         if self.vmap and values:
-            index = [s.name for s in self.slots].index(slot.name)
             try:
-                self.calls += 1
-                return self.code.forward_many(self.pure(self.fd_dtype), self.point(), index,
-                                              np.stack(values), self.fd_dtype)
+                return self.batched(slot, np.stack(values))
             except Exception:  # noqa: BLE001 -- not vmappable, or it raised: one by one
                 pass
         rows = []
@@ -281,17 +300,14 @@ class Function:
         h = self.step(slot)
         eye = np.zeros((moved.size, n))
         eye[np.arange(moved.size), moved] = 1.0
-        index = [s.name for s in self.slots].index(slot.name)
         vmap = self.vmap
         cols = {}
         for k in (0.5, -0.5, 1.0, -1.0):
             batch = (x[None, :] + k * h * eye).reshape((moved.size, *slot.shape))
             result = None
-            if vmap:
+            if vmap and self.vmap:
                 try:
-                    result = self.code.forward_many(self.pure(self.fd_dtype), self.point(),
-                                                    index, batch, self.fd_dtype)
-                    self.calls += 1
+                    result = self.batched(slot, batch)
                 except Exception:  # noqa: BLE001 -- not vmappable: one call per column
                     vmap = False
             if result is None:

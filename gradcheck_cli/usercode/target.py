@@ -334,11 +334,8 @@ class CodeTarget:
         if rough:
             notes.append(f"finite differences not used at {len(rough)} element(s) where their "
                          f"stencil straddles a kink or jump, e.g. {rough[0]}")
-        unavailable = {}
-        for name, d in outputs.items():
-            for reason in d.unavailable.values():
-                unavailable.setdefault(name, reason)
-        notes += [f"{name}: {reason}" for name, reason in unavailable.items()]
+        if self.fn.vmap_note:
+            notes.append(self.fn.vmap_note)
         failed = any(r.status == "fail" for r in rows)
         if check.layers or (check.layers is None and failed):
             notes += self._layers(failed)

@@ -215,7 +215,7 @@ forward_batched_bad, forward_batched_ok = _ForwardUnderVmap.apply, _ForwardUnder
 class _SinRules(torch.autograd.Function):
     """sin with both rules; ``jvp_scale`` breaks the forward-mode one."""
 
-    jvp_scale = 1.0
+    jvp_scale = vjp_scale = 1.0
     noise = 0.0
 
     @classmethod
@@ -224,10 +224,10 @@ class _SinRules(torch.autograd.Function):
         ctx.x = x
         return torch.sin(x) + cls.noise * torch.rand_like(x)
 
-    @staticmethod
-    def backward(ctx, g):
+    @classmethod
+    def backward(cls, ctx, g):
         (x,) = ctx.saved_tensors
-        return g * torch.cos(x)
+        return g * torch.cos(x) * cls.vjp_scale
 
     @classmethod
     def jvp(cls, ctx, t):
@@ -248,8 +248,15 @@ class _NoisySinDisagree(_NoisySin):
     jvp_scale = 1.1
 
 
+class _NoisySinBothOff(_NoisySin):
+    """Both rules 10 % off: they agree with each other, and both are wrong."""
+
+    jvp_scale = vjp_scale = 1.1
+
+
 rules_agree, rules_disagree = _SinRules.apply, _SinRulesDisagree.apply
 noisy_agree, noisy_disagree = _NoisySin.apply, _NoisySinDisagree.apply
+noisy_both_off = _NoisySinBothOff.apply
 
 
 # ----- a model with one wrong layer -------------------------------------------------------
