@@ -202,14 +202,6 @@ def judge(name: str, c: Comparison) -> Verdict:
             dist, tol, _, _ = measure(ix)
             noisy = np.zeros(n, dtype=bool)
             noisy[ix[dist > tol - FD_SAFETY * err[ix]]] = True
-        if c.refine is not None and 0 < np.count_nonzero(noisy) <= 64:   # 9 calls each
-            # the noise may be a break inside the stencil (a step of round, floor): those
-            # values are excluded as where a failing value's stencil straddles one
-            ix = np.flatnonzero(noisy)
-            out = np.asarray(c.refine(ix)[0], dtype=bool)
-            noisy[ix[out]] = False
-            excluded += int(np.count_nonzero(out))
-            compared -= int(np.count_nonzero(out))
         if noisy.any():
             # values within a tolerance made of noise were not checked: no pass, the figures
             worst = int(np.argmax(np.where(noisy, err, -1.0)))
