@@ -171,7 +171,8 @@ def check_command(
     inputs: List[str] = typer.Option([], "--input", help="An input of code (file.py:function):"
                                      " x=3x4 (random, that shape) or x=0.5 (a value)."),
     gradient: Optional[str] = typer.Option(None, "--gradient", help="NumPy code: its gradient "
-                                           "function (a name in its file, or file.py:name); "
+                                           "function (a name in its file, or file.py:name), or 'true' "
+                                           "when the function returns (value, gradient); "
                                            "likewise --jacobian, --vjp, --jvp, --hessian, --hvp."),
     jacobian: Optional[str] = typer.Option(None, "--jacobian", hidden=True),
     vjp: Optional[str] = typer.Option(None, "--vjp", hidden=True),
@@ -216,7 +217,9 @@ def check_command(
                 "plot_steps": plot_steps}
     _run(targets,
          inline=dict(at=at, grid=grid, sample=sample, points=points, expect=expect, name=name,
-                     inputs=inputs, derivatives=dict(gradient=gradient, jacobian=jacobian, vjp=vjp,
+                     inputs=inputs, derivatives=dict(gradient=True if (gradient or "").lower()
+                                                     == "true" else gradient,
+                                                     jacobian=jacobian, vjp=vjp,
                                                      jvp=jvp, hessian=hessian, hvp=hvp)),
          overrides=dict(order=order, wrt=wrt, methods=methods, rtol=rtol, atol=atol, seed=seed,
                         backend=backend, device=device, dtype=dtype, mode=mode),

@@ -65,7 +65,11 @@ def edges(node, parents: str = "grad") -> list:
 
 
 def _number(x, value: str) -> float:
-    return float(getattr(x, value, x))  # a local derivative may itself be a node
+    try:
+        return float(getattr(x, value, x))  # a local derivative may itself be a node
+    except (TypeError, ValueError):
+        raise GradcheckError(f"cannot read a number from a {type(x).__name__}: give value= "
+                             "the attribute your nodes keep their value in") from None
 
 
 def _names(f, count: int) -> list[str]:
@@ -103,7 +107,11 @@ def check_engine(f, *values, leaf, gradients, ops: dict | None = None, value: st
     from .usercode import run_callable
     if not values:
         raise GradcheckError("give the point: check_engine(f, *values, leaf=..., gradients=...)")
-    point = [float(v) for v in values]
+    try:
+        point = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise GradcheckError("check_engine takes one number per input of f "
+                             "(check_engine(f, 0.5, 1.5, ...)), not arrays") from None
     names = _names(f, len(point))
     label = name or getattr(f, "__name__", "f")
     rebuild = rebuild or (lambda kind, children: kind(*children))
@@ -121,10 +129,20 @@ def check_engine(f, *values, leaf, gradients, ops: dict | None = None, value: st
                             source="<python>", label=f"{label}: the engine's gradient")]
     leaves = [leaf(x) for x in point]
     nodes = graph(f(*leaves), parents)
-    for kind, group in _by_type(nodes, parents).items():
-        results.append(_op_check(kind, group, leaf, value, parents, rebuild, label, options,
-                                 run_callable))
-    if ops:
+    groups = _by_type(nodes, parents)
+    if not groups:
+        results[0].notes.append(
+            f"no operation node found below the output (no node has a {parents!r} list of "
+            "(child, local derivative) pairs): give parents= the attribute your engine uses; "
+            "only the whole gradient was checked")
+    for kind, group in groups.items():
+        try:
+            results.append(_op_check(kind, group, leaf, value, parents, rebuild, label,
+                                     options, run_callable))
+        except GradcheckError as exc:   # one operation that cannot be checked, said alone
+            results.append(CheckResult.errored(f"{label}: {kind[0].__name__}", "<python>",
+                                               str(exc), kind="code"))
+    if ops and groups:
         missing = sorted({type(n).__name__ for n in nodes if edges(n, parents)} -
                          {k.__name__ for k in ops})
         if missing:

@@ -121,3 +121,53 @@ def test_the_engine_spec_runs_from_the_command_line():
                          capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "expected failure" in out.stdout
+
+
+class Scale(tinyad.Ops):
+    """c·x with the constant c not a node: not rebuildable from its children alone."""
+
+    def __init__(self, var, c):
+        self.value = c * var.value
+        self.grad = [(var, c)]
+
+
+def test_an_operation_that_cannot_be_rebuilt_is_its_own_error_row():
+    def f(a, b):
+        return Scale(a * b, 3.0)
+    run = check_engine(f, 0.5, 1.5, leaf=Var, gradients=get_gradients)
+    checks = by_name(run)
+    assert checks["the engine's gradient"].status == "pass"      # not lost with it
+    assert checks["mul (1 node)"].status == "pass"
+    assert checks["Scale"].status == "error" and "rebuild=" in checks["Scale"].error
+    fixed = check_engine(f, 0.5, 1.5, leaf=Var, gradients=get_gradients,
+                         rebuild=lambda kind, children: kind(*children, 3.0)
+                         if kind is Scale else kind(*children))
+    assert by_name(fixed)["Scale (1 node)"].status == "pass"
+
+
+def test_an_engine_keeping_children_elsewhere_is_told_so():
+    class Node:
+        def __init__(self, value, children=()):
+            self.value, self.children = value, list(children)
+
+    def mul_(a, b):
+        return Node(a.value * b.value, [(a, b.value), (b, a.value)])
+
+    def grads(out):
+        found = {out: 1.0}
+        for node in reversed(graph(out, "children")):
+            for child, local in node.children:
+                found[child] = found.get(child, 0.0) + local * found.get(node, 0.0)
+        return found
+    run = check_engine(mul_, 0.5, 1.5, leaf=Node, gradients=grads)
+    assert len(run.checks) == 1 and any("parents=" in n for n in run.checks[0].notes)
+    full = by_name(check_engine(mul_, 0.5, 1.5, leaf=Node, gradients=grads,
+                                parents="children"))
+    # one generic node class for every operation: found now, and rebuild= is asked for
+    assert full["Node"].status == "error" and "pass rebuild=" in full["Node"].error
+
+
+def test_arrays_as_the_point_are_refused_in_a_line():
+    import numpy as np
+    with pytest.raises(GradcheckError, match="one number per input"):
+        check_engine(seed_f1, np.array([230.3, 33.2]), leaf=Var, gradients=get_gradients)

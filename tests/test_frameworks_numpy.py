@@ -329,3 +329,57 @@ def test_a_jump_inside_the_stencil_is_excluded_and_noted():
     assert right.status == "pass" and right.rows[0].verdicts["gradient"].excluded == 1
     assert any("straddles" in n and "x[0]" in n for n in right.notes)
     assert check_gradient(f, lambda x: 2 * np.ones_like(x), x0).status == "fail"
+
+
+def test_value_and_gradient_in_one_with_a_hessian_checks_the_hessian():
+    # gradient: true made the Hessian's column call the function as if it returned f
+    # alone: n/a, and the check passed on the gradient; a wrong Hessian must fail
+    from gradcheck_cli import check_gradient
+
+    def f(x):
+        return float(x[0] ** 2 * x[1] + x[2] ** 3), np.array([2 * x[0] * x[1], x[0] ** 2,
+                                                             3 * x[2] ** 2])
+
+    def hessian(x):
+        return np.array([[2 * x[1], 2 * x[0], 0], [2 * x[0], 0, 0], [0, 0, 6 * x[2]]])
+    x0 = np.array([0.5, 1.2, -0.7])
+    good = check_gradient(f, True, x0, hessian=hessian, methods=["fd"])
+    assert good.status == "pass" and good.order == 2
+    assert all(v.status != "n/a" for r in good.rows for v in r.verdicts.values())
+    bad = check_gradient(f, True, x0, hessian=lambda x: np.full((3, 3), 7.0), methods=["fd"])
+    assert bad.status == "fail"
+
+
+def test_a_gradient_returned_as_a_list_is_taken_as_scipy_takes_it():
+    from gradcheck_cli import check_gradient
+    x0 = np.array([1.0, 2.0, 3.0])
+    assert check_gradient(lambda x: float(np.sum(x ** 2)), lambda x: list(2 * x), x0).status \
+        == "pass"
+    assert check_gradient(lambda x: float(np.sum(x ** 2)), lambda x: list(3 * x), x0).status \
+        == "fail"
+
+
+def test_a_jvp_right_only_for_unit_tangents_fails():
+    # forward mode column by column uses e_j alone: v|v| equals v there, and so does a
+    # jvp that reads only v's largest entry; one random tangent must match the columns
+    from gradcheck_cli import check_gradient
+    x0 = np.array([0.1, 0.2, 0.3])
+    right = check_gradient(np.sin, x0=x0, jvp=lambda v, x: np.cos(x) * v)
+    assert right.status == "pass"
+    for wrong in (lambda v, x: np.cos(x) * v * np.abs(v),
+                  lambda v, x: np.cos(x) * np.where(np.abs(v) == np.abs(v).max(), v, 0)):
+        result = check_gradient(np.sin, x0=x0, jvp=wrong)
+        verdict = result.rows[0].verdicts["jvp"]
+        assert result.status == "fail" and "not linear in its tangent" in verdict.reason
+
+
+def test_the_command_line_takes_gradient_true(tmp_path):
+    (tmp_path / "vg.py").write_text(
+        "import numpy as np\n"
+        "def vg(x):\n    return float(np.sum(x ** 2)), 2 * x\n"
+        "def vg_bad(x):\n    return float(np.sum(x ** 2)), 3 * x\n")
+    for fn, code in (("vg", 0), ("vg_bad", 1)):
+        out = subprocess.run([sys.executable, "-m", "gradcheck_cli", f"vg.py:{fn}", "--input",
+                              "x=[1.0, 2.0]", "--gradient", "true"], cwd=tmp_path,
+                             capture_output=True, text=True)
+        assert out.returncode == code, out.stdout + out.stderr

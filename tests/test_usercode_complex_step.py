@@ -67,3 +67,17 @@ def test_framework_code_refuses_complex_step():
     with pytest.raises(GradcheckError, match="complex-step.*NumPy code"):
         assert_gradients(torch.sin, torch.ones(3, dtype=torch.float64),
                          methods=["complex-step"])
+
+
+def test_a_large_f_does_not_widen_the_tolerance_once_complex_step_is_the_reference():
+    # f = 1e12 + Σx³: the resolution at f's scale is 0.9, which passed a gradient 10 % off
+    # (value 4.3); with complex step as the reference the values are judged at their own
+    def f(x):
+        return 1e12 + np.sum(x ** 3)
+    x0 = np.array([0.3, 1.2])
+    right = check_gradient(f, lambda x: 3 * x ** 2, x0, methods=["complex-step", "taylor"])
+    assert right.status == "pass"
+    for factor in (1.1, 1 + 1e-6):
+        wrong = check_gradient(f, lambda x: 3 * x ** 2 * factor, x0,
+                               methods=["complex-step", "taylor"])
+        assert wrong.status == "fail", factor

@@ -77,7 +77,10 @@ class Code:
 
     def only(self, form: str) -> "Code":
         """The same code with one form of derivative: one column's."""
-        code = Code({form: self.forms[form]}, self.dtype_name)
+        keep = {form: self.forms[form]}
+        if self.forms.get("gradient") is True:   # the callable returns (value, gradient):
+            keep.setdefault("gradient", True)    # every column must split its output
+        code = Code(keep, self.dtype_name)
         code.fn, code.call_, code.outputs = self.fn, self.call_, self.outputs
         return code
 
@@ -256,6 +259,9 @@ class Code:
         names = [s.name for s in slots]
         if len(slots) == 1 and not isinstance(result, (tuple, list, dict)):
             return [result]
+        if len(slots) == 1 and isinstance(result, list) and \
+                all(isinstance(v, (int, float, np.number)) for v in result):
+            return [np.asarray(result, dtype=np.float64)]   # a list of numbers, as scipy takes
         if isinstance(result, dict):
             found = _paths(result.items())
         elif isinstance(result, (tuple, list)) and len(result) == len(slots):

@@ -84,9 +84,32 @@ def forward(fn, slots, batched: bool = True, required: bool = False) -> Derivati
             why = why or found.get(s.name)
         d.values[key] = one_at_a_time if values is None else values  # (M, k)
         d.extra[key] = (directions, sorted({i for r in singles for i in r[1]}))
+        if not why and s.size > 1 and directions.shape[0] == s.size:
+            why = _superposition(fn, s, d.values[key])
         if why:
             d.failures[key] = (why, s.name)
     return d
+
+
+def _superposition(fn, slot, unit_columns) -> str | None:
+    """Columns from unit tangents say nothing about other tangents: a hand-written jvp
+    right only for e_j (v |v|, or v's largest entry alone) would pass them. One random
+    tangent must give the same J v as the columns combined; None if it does."""
+    v = np.random.default_rng(5).standard_normal(slot.size) * slot.finite
+    try:
+        got = fn.jvp(slot, v)[0]
+    except Exception:  # noqa: BLE001 -- judged by the unit columns alone
+        return None
+    expected = unit_columns @ v
+    size = np.abs(unit_columns) @ np.abs(v)
+    allowed = 16 * tolerances.DTYPES[fn.dtype].code_rtol * size + 1e-300
+    bad = np.abs(got - expected) > allowed
+    if not np.any(bad):
+        return None
+    k = int(np.argmax(np.where(bad, np.abs(got - expected) / allowed, -1)))
+    return (f"forward mode is not linear in its tangent: J v for a random v is "
+            f"{got[k]:.6g} at {fn.output_element(k)}, the unit tangents' columns give "
+            f"{expected[k]:.6g}")
 
 
 def expect(slots, expected: dict) -> Derivatives:
