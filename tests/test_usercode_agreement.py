@@ -4,6 +4,7 @@ inconclusive verdict where finite differences are too noisy to judge."""
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import gradcheck_cli
@@ -105,3 +106,26 @@ def test_taylor_survives_kinks_and_low_precision():
     taylor = r.rows[0].verdicts["taylor"]
     assert taylor.status == "inconclusive" and "never rises above its floor" in taylor.reason
     assert r.status == "pass"
+
+
+def test_taylor_order_one_that_drops_below_its_line_is_kinks_not_a_wrong_gradient():
+    # grid_sample's remainder along v: order ~1 while the steps cross the interpolation's
+    # kinks, then rounding once h is below the nearest one (OpInfo grid_sampler_3d, a right
+    # gradient that failed). A wrong gradient keeps r >= h·|δ| at every step.
+    from gradcheck_cli.columns import Derivatives
+    from gradcheck_cli.usercode.agreement import taylor_verdict
+    hs = 0.1 * 2.0 ** -np.arange(13)
+    floors, noise = 1e-9 * hs, np.zeros(13)
+    curvature = hs ** 2
+    key = (0, ("x",))
+
+    def verdict_for(rs):
+        d = Derivatives()
+        d.extra[key] = (hs, rs, floors, noise, curvature)
+        return taylor_verdict("taylor", key, d, 2)
+    wrong = 1e-2 * hs                                   # δ = 1e-2 at every step
+    assert verdict_for(wrong).status == "fail"
+    kinks = wrong.copy()
+    kinks[-1] = 1e-13                                   # below the kinks: exact
+    v = verdict_for(kinks)
+    assert v.status == "inconclusive" and "kinks near the point" in v.reason

@@ -180,10 +180,16 @@ def run(args) -> int:
     return 0
 
 
-def summary(path: Path) -> None:
+def summary(path: Path, rerun: Path | None = None) -> None:
+    """The table's figures; ``rerun``: a file of ops run again (``--only``), whose samples
+    replace theirs in ``path``."""
     import collections
     import statistics
     recs = [json.loads(line) for line in path.read_text().splitlines()]
+    if rerun is not None:
+        again = [json.loads(line) for line in rerun.read_text().splitlines()]
+        redone = {r["op"] for r in again if r["kind"] == "sample"}
+        recs = [r for r in recs if r.get("op") not in redone] + again
     samples = [r for r in recs if r["kind"] == "sample" and "ours" in r]
     ops = {r["op"] for r in samples}
     print(f"ops {len(ops)}, samples {len(samples)} "
@@ -220,9 +226,11 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--max-numel", type=int, default=20000)
     parser.add_argument("--summary", action="store_true")
+    parser.add_argument("--rerun", default=None, help="with --summary: a file of ops run "
+                        "again, replacing theirs")
     args = parser.parse_args()
     if args.summary:
-        summary(Path(args.out))
+        summary(Path(args.out), Path(args.rerun) if args.rerun else None)
         return 0
     os.environ.setdefault("GRADCHECK_THREADS", "1")
     return run(args)

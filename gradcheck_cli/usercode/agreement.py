@@ -160,6 +160,16 @@ def order_of(hs, rs, floors, noise) -> tuple[float | None, int, bool]:
     return float(np.median(slopes[-4:])), len(slopes), sinks
 
 
+def _drops_below(hs, rs, floors, noise, order: float) -> bool:
+    """Whether, past the last step fitted, r falls ten times below the fitted h^order line."""
+    good = np.flatnonzero(rs > 10 * (floors + noise))
+    if not good.size or good[-1] == len(rs) - 1:
+        return False
+    i = good[-1]
+    line = rs[i] * (hs[i + 1:] / hs[i]) ** order
+    return bool(np.any(rs[i + 1:] < 0.1 * line))
+
+
 def taylor_verdict(name: str, key, d: Derivatives, expected: int) -> Verdict:
     hs, rs, floors, noise, curvature = d.extra[key]
     rs = np.where(np.isfinite(rs), rs, np.inf)   # a point the code refused: no evidence
@@ -190,6 +200,15 @@ def taylor_verdict(name: str, key, d: Derivatives, expected: int) -> Verdict:
     if order >= expected - 0.3:
         return Verdict(name, "pass", compared=len(rs), error=order, error_kind="order",
                        location=where)
+    if order <= expected - 0.7 and _drops_below(hs, rs, floors, noise, order):
+        # a wrong derivative leaves r ≥ h^order·|δ| at every step; r falling ten times
+        # below that line at smaller steps is f turning smooth past kinks near the point
+        # (piecewise-linear interpolation: grid_sample), not the derivative
+        return Verdict(name, "inconclusive", compared=len(rs), error=order,
+                       error_kind="order", location=where,
+                       reason=f"the remainder falls as h^{order:.2f} and then drops far below "
+                              "that line at the smallest steps: kinks near the point along v, "
+                              "not a wrong derivative, as far as this test can tell")
     if order <= expected - 0.7:
         return Verdict(name, "fail", compared=len(rs), wrong=1, error=order,
                        error_kind="order", location=where,
