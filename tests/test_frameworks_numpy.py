@@ -383,3 +383,13 @@ def test_the_command_line_takes_gradient_true(tmp_path):
                               "x=[1.0, 2.0]", "--gradient", "true"], cwd=tmp_path,
                              capture_output=True, text=True)
         assert out.returncode == code, out.stdout + out.stderr
+
+
+def test_a_gradient_of_the_wrong_size_fails_by_its_shape_not_as_a_crash():
+    # it raised "running the code raised ValueError: could not broadcast ...", blaming the
+    # user's function; a gradient one element short is the derivative's fault, named so
+    from gradcheck_cli import check_gradient
+    result = check_gradient(lambda x: float(np.sum(x ** 2)), lambda x: 2 * x[:2],
+                            np.array([1.0, 2.0, 3.0]))
+    verdict = result.rows[0].verdicts["gradient"]
+    assert result.status == "fail" and "shape (2,), the input (3,)" in verdict.reason

@@ -94,6 +94,10 @@ def taylor(target, fn, slots) -> Derivatives:
         if not np.any(v):
             d.unavailable[key] = "no finite element to move"
             continue
+        if g is not None and np.size(g) != s.size:   # the reverse column names the shape
+            d.unavailable[key] = (f"the gradient has {np.size(g)} element(s) for "
+                                  f"{s.size} in {s.name}")
+            continue
         slope = 0.0 if g is None else float(np.ravel(g) @ v.ravel())
         curve = None
         if target.second is not None:

@@ -40,8 +40,9 @@ def rows(fn, slots, m: int) -> Derivatives:
         for k, row in enumerate(grads):
             g, meta = row[s.name]
             metas.append((g, meta))
-            if g is not None:
-                j[k] = g.ravel()
+            if g is not None:   # a gradient of the wrong size: its shape check says so
+                flat = np.ravel(g)
+                j[k] = flat if flat.size == s.size else np.nan
         d.values[key] = j
         d.extra[key] = metas
     return d
