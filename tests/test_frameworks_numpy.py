@@ -393,3 +393,33 @@ def test_a_gradient_of_the_wrong_size_fails_by_its_shape_not_as_a_crash():
                             np.array([1.0, 2.0, 3.0]))
     verdict = result.rows[0].verdicts["gradient"]
     assert result.status == "fail" and "shape (2,), the input (3,)" in verdict.reason
+
+
+def test_a_dict_gradient_with_a_key_that_is_no_input_is_refused():
+    def f(w, b):
+        return float(np.sum(w ** 2) + np.sum(b))
+    with pytest.raises(GradcheckError, match="gave 'bb', which is no input"):
+        gc.assert_gradients(f, np.ones(3), np.ones(2),
+                            gradient=lambda w, b: {"w": 2 * w, "b": np.ones(2), "bb": 1.0})
+    gc.assert_gradients(f, np.ones(3), np.ones(2),
+                        gradient=lambda w, b: {"w": 2 * w, "b": np.ones(2)})
+
+
+def test_per_argument_gradients_with_a_held_argument_when_counts_coincide():
+    # f(params, x): params = (w, b) differentiated (2 slots), x held: 2 arguments too.
+    # ((gw, gb), None) is per argument, as a torch backward returns; it was read per slot
+    def f(params, x):
+        w, b = params
+        return float(np.sum((x @ w + b) ** 2))
+
+    def grad(scale):
+        def g(params, x):
+            w, b = params
+            r = 2 * (x @ w + b)
+            return (scale * x.T @ r, r.sum(0)), None
+        return g
+    x = np.linspace(-1, 1, 6).reshape(3, 2)
+    params = (np.array([[0.5, -0.2], [0.3, 0.8]]), np.array([0.1, -0.4]))
+    assert gc.assert_gradients(f, params, x, nondiff=["x"], gradient=grad(1.0)).status == "pass"
+    with pytest.raises(AssertionError, match=r"params\[0\]"):
+        gc.assert_gradients(f, params, x, nondiff=["x"], gradient=grad(1.1))

@@ -262,9 +262,12 @@ class Code:
         if len(slots) == 1 and isinstance(result, list) and \
                 all(isinstance(v, (int, float, np.number)) for v in result):
             return [np.asarray(result, dtype=np.float64)]   # a list of numbers, as scipy takes
+        nested = isinstance(result, (tuple, list)) and any(
+            v is None or isinstance(v, (tuple, list, dict)) for v in result)
         if isinstance(result, dict):
             found = _paths(result.items())
-        elif isinstance(result, (tuple, list)) and len(result) == len(slots):
+        elif isinstance(result, (tuple, list)) and len(result) == len(slots) and not (
+                nested and len(result) == len(call.names)):   # None or nested: per argument
             return list(result)
         elif isinstance(result, (tuple, list)) and len(result) == len(call.names):
             found = _paths(zip(call.names, result))
@@ -274,6 +277,11 @@ class Code:
                 f"{form}: returned {count} value(s); expected one per differentiated input "
                 f"({', '.join(names)}), one per argument ({', '.join(call.names)}) or a dict "
                 "by name", field=form)
+        unknown = [k for k, v in found.items() if k not in names and v is not None
+                   and k not in call.names]
+        if unknown:   # a typo would otherwise leave the right entry missing or unused
+            raise GradcheckError(f"{form}: gave {unknown[0]!r}, which is no input (inputs: "
+                                 f"{', '.join(names)})", field=form)
         missing = [n for n in names if n not in found]
         if missing:
             raise GradcheckError(f"{form}: gave nothing for {missing[0]!r} (it gave "
