@@ -423,3 +423,13 @@ def test_per_argument_gradients_with_a_held_argument_when_counts_coincide():
     assert gc.assert_gradients(f, params, x, nondiff=["x"], gradient=grad(1.0)).status == "pass"
     with pytest.raises(AssertionError, match=r"params\[0\]"):
         gc.assert_gradients(f, params, x, nondiff=["x"], gradient=grad(1.1))
+
+
+def test_a_jacobian_laid_out_input_first_is_told_to_transpose():
+    a = np.arange(6.0).reshape(2, 3)
+    x0 = np.array([0.1, 0.2, 0.3])
+    with pytest.raises(GradcheckError, match=r"shape \(3, 2\), input shape \+ output shape"):
+        gc.check_gradient(lambda x: a @ np.sin(x), None, x0,
+                          jacobian=lambda x: (a * np.cos(x)).T)
+    assert gc.check_gradient(lambda x: a @ np.sin(x), None, x0,
+                             jacobian=lambda x: a * np.cos(x)).status == "pass"

@@ -295,8 +295,15 @@ class Code:
         parts = [result] if len(slots) == 1 and not isinstance(result, (tuple, list, dict)) \
             else self._split(result, "jacobian")
         out = []
+        out_shape = self.outputs[0].shape if len(self.outputs) == 1 else (m,)
         for s, j in zip(slots, parts):
             j = None if j is None else np.asarray(j, dtype=np.float64)
+            if j is not None and j.shape == tuple(s.shape) + tuple(out_shape) and \
+                    j.shape != tuple(out_shape) + tuple(s.shape):
+                raise GradcheckError(f"jacobian: for {s.name} has shape {j.shape}, input shape "
+                                     "+ output shape; expected output shape + input shape "
+                                     f"{tuple(out_shape) + tuple(s.shape)} (∂out[i]/∂x[j] at "
+                                     "[i, j]): transpose it", field="jacobian")
             if j is not None and j.size != m * s.size:
                 raise GradcheckError(f"jacobian: for {s.name} has shape {j.shape}; the output "
                                      f"has {m} element(s) and {s.name} {s.size}: expected "
