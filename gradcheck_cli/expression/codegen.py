@@ -50,9 +50,6 @@ class Program:
             subs[sym] = expr.xreplace(subs)
         return [out.xreplace(subs) for out in self.outputs]
 
-    def with_outputs(self, outputs: Sequence[sp.Expr]) -> "Program":
-        return Program(self.variables, self.lets, tuple(outputs))
-
     def pruned(self, outputs: Sequence[sp.Expr]) -> "Program":
         """A program computing ``outputs`` with only the intermediates they use."""
         needed, lets = set().union(*(o.free_symbols for o in outputs)), []
