@@ -207,3 +207,16 @@ def test_a_batching_rule_that_computes_other_values_turns_vmap_off_and_says_so()
     plain = gradcheck_cli.assert_gradients(lambda x: torch.roll(x, 10, 0),
                                            torch.linspace(-1, 1, 12, dtype=torch.float64))
     assert not any("under vmap" in n for n in plain.notes)   # a right batching rule: no note
+
+
+def test_a_module_s_initial_weights_follow_the_check_s_seed():
+    # the CPU generator is seeded directly (torch.manual_seed's lazy device calls cost
+    # 0.7 ms a check); a class is instantiated under the seed, so its weights repeat
+    torch = pytest.importorskip("torch")
+    from gradcheck_cli.frameworks import code
+
+    def weights(seed):
+        ad = code("torch", "cpu", "float64")
+        ad.prepare(torch.nn.Linear, {"in_features": 3, "out_features": 2}, False, seed)
+        return ad.module.weight.detach().clone()
+    assert torch.equal(weights(0), weights(0)) and not torch.equal(weights(0), weights(1))
