@@ -110,14 +110,15 @@ def taylor(target, fn, slots) -> Derivatives:
         rtol, atol = for_column(target.mode_column("rev"), target.dtype, target.rtol,
                                 target.atol, kind="code")
         g_abs = 0.0 if g is None else float(np.abs(np.ravel(g)) @ np.abs(v.ravel()))
-        allowance = rtol * g_abs + atol + target.floor(g_abs)
+        decisive = rtol * g_abs + atol        # the tolerance proper, without the floor
+        allowance = decisive + target.floor(g_abs)
         points = _steps(fn, s, v)   # one batch of evaluations for both orders
-        d.extra[key] = _remainders(fn, s, u, points, slope, curve, allowance)
+        d.extra[key] = (*_remainders(fn, s, u, points, slope, curve, allowance), decisive)
         d.values[key] = np.zeros(1)
         if curve is not None:
             pair = (0, (s.name, s.name))
-            d.extra[pair] = _remainders(fn, s, u, points, slope, curve, allowance,
-                                        second=True)
+            d.extra[pair] = (*_remainders(fn, s, u, points, slope, curve, allowance,
+                                          second=True), decisive)
             d.values[pair] = np.zeros(1)
     return d
 
@@ -164,6 +165,17 @@ def order_of(hs, rs, floors, noise) -> tuple[float | None, int, bool]:
     return float(np.median(slopes[-4:])), len(slopes), sinks
 
 
+def _rounding_bound(hs, floors, noise, expected: int, decisive: float | None) -> bool:
+    """Whether the floor at the largest step is made of f's rounding, noise and the
+    check-scale resolution more than of the derivative's own tolerance (``decisive``, times
+    h^p: p = 1, or 2 for the second derivative): then a remainder that never rose above it
+    bounds the derivative's error only loosely."""
+    p = 2 if expected == 3 else 1
+    if decisive is None:   # the floor's h^p part, from the two largest steps
+        decisive = (floors[0] - floors[1]) / (hs[0] ** p - hs[1] ** p)
+    return bool(floors[0] + noise[0] > 2 * hs[0] ** p * decisive)
+
+
 def _drops_below(hs, rs, floors, noise, order: float) -> bool:
     """Whether, past the last step fitted, r falls ten times below the fitted h^order line."""
     good = np.flatnonzero(rs > 10 * (floors + noise))
@@ -175,7 +187,8 @@ def _drops_below(hs, rs, floors, noise, order: float) -> bool:
 
 
 def taylor_verdict(name: str, key, d: Derivatives, expected: int) -> Verdict:
-    hs, rs, floors, noise, curvature = d.extra[key]
+    hs, rs, floors, noise, curvature, *rest = d.extra[key]
+    decisive = rest[0] if rest else None
     rs = np.where(np.isfinite(rs), rs, np.inf)   # a point the code refused: no evidence
     order, n, sinks = order_of(hs, rs, floors, noise)
     where = "x + hv (v a seed-fixed random direction)"
@@ -187,8 +200,10 @@ def taylor_verdict(name: str, key, d: Derivatives, expected: int) -> Verdict:
                        reason=f"f has a kink or jump at the point along v (its second "
                               f"difference falls as h^{bend:.2f}): the Taylor test cannot "
                               "judge a subgradient")
-    if sinks and not np.any(rs > 10 * (floors + noise)):
-        # never above its floor: a wrong gradient's h·δ would have sunk with it
+    if sinks and not np.any(rs > 10 * (floors + noise)) and _rounding_bound(
+            hs, floors, noise, expected, decisive):
+        # never above a floor made of f's rounding: a wrong gradient's h·δ sank with it
+        # (a floor made of the gradient's own tolerance, h·allowance, bounds δ: a pass)
         return Verdict(name, "inconclusive", compared=len(rs), location=where,
                        reason="the remainder never rises above its floor (f's rounding "
                               f"at this scale, {floors[-1]:.2g} at the smallest step): the "

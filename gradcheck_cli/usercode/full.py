@@ -105,7 +105,10 @@ def _superposition(fn, slot, unit_columns) -> str | None:
     size = np.abs(unit_columns) @ np.abs(v)
     # relative to each value's terms, and to the largest (an output whose terms are all 0,
     # eig's imaginary parts, still carries rounding from the others')
-    allowed = 16 * tolerances.DTYPES[fn.dtype].code_rtol * (size + np.max(size, initial=0.0))
+    scale = max(1.0, float(np.max(np.abs(slot.value[np.isfinite(slot.value)]), initial=0.0)),
+                float(np.max(size, initial=0.0)))
+    allowed = (16 * tolerances.DTYPES[fn.dtype].code_rtol * (size + np.max(size, initial=0.0))
+               + tolerances.floor(fn.dtype, scale))   # rounding where J is all but 0
     bad = np.abs(got - expected) > allowed
     if not np.any(bad):
         return None
