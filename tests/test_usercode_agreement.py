@@ -127,3 +127,24 @@ def test_taylor_order_one_that_drops_below_its_line_is_kinks_not_a_wrong_gradien
     kinks[-1] = 1e-13                                   # below the kinks: exact
     v = verdict_for(kinks)
     assert v.status == "inconclusive" and "kinks near the point" in v.reason
+
+
+def test_a_taylor_pass_claims_no_more_than_it_resolved():
+    # f = Σ sin 3x + 1e8 Σ cosh(1e-9 x): f's rounding (4e-7) hides h·δ below the steps
+    # where the curvature dominates, so a gradient 1-3 % off fitted order 2 and "passed",
+    # deciding the row while finite differences were too noisy: a silent wrong answer.
+    # Along v the test resolves the gradient only to ~9 % of its value there: inconclusive.
+    from gradcheck_cli import check_gradient
+    x0 = np.array([0.3, -1.2, 2.0, 0.7])
+
+    def f(x):
+        return np.sum(np.sin(3 * x)) + 1e8 * np.sum(np.cosh(1e-9 * x))
+
+    def grad(x):
+        return 3 * np.cos(3 * x) + 0.1 * np.sinh(1e-9 * x)
+    for factor in (1.01, 1.03, 1.1):
+        result = check_gradient(f, lambda x: grad(x) * factor, x0)
+        assert result.status != "pass", factor
+    smooth = check_gradient(lambda x: float(np.sum(np.sin(3 * x))), lambda x: 3 * np.cos(3 * x),
+                            x0)
+    assert smooth.rows[0].verdicts["taylor"].status == "pass" and smooth.status == "pass"
