@@ -278,13 +278,17 @@ def _teach(problems, result, teaching) -> None:
                     raise GradcheckError(f"cannot write: {exc.strerror}",
                                          source=str(target)) from None
     if teaching["plot"] is not None:
-        from .report.plots import plot_methods
+        from .report.plots import plot_methods, plot_taylor
         grids = [p for p in problems if getattr(p, "npoints", 0) > 1]
-        if not grids:
-            raise GradcheckError("--plot needs a check over a grid or sampled points",
-                                 field="--plot")
+        taylors = [c for c in result.checks if c.kind == "code"
+                   and "taylor" in (c.method_info or {})]
+        if not grids and not taylors:
+            raise GradcheckError("--plot needs a check over a grid or sampled points, or a "
+                                 "code check with its Taylor test", field="--plot")
         for i, problem in enumerate(grids):
             plot_methods(problem, _numbered(teaching["plot"], i))
+        for i, check in enumerate(taylors, start=len(grids)):
+            plot_taylor(check, _numbered(teaching["plot"], i))
 
 
 def _numbered(path: Path, i: int) -> Path:

@@ -433,3 +433,20 @@ def test_a_jacobian_laid_out_input_first_is_told_to_transpose():
                           jacobian=lambda x: (a * np.cos(x)).T)
     assert gc.check_gradient(lambda x: a @ np.sin(x), None, x0,
                              jacobian=lambda x: a * np.cos(x)).status == "pass"
+
+
+def test_plot_draws_the_taylor_test_of_a_code_check(tmp_path):
+    # issue 13: the fitted orders printed and shown in the plots
+    (tmp_path / "loss.py").write_text(
+        "import numpy as np\n"
+        "def loss(x):\n    return float(np.sum(np.sin(x)))\n"
+        "def grad(x):\n    return np.cos(x)\n")
+    out = subprocess.run([sys.executable, "-m", "gradcheck_cli", "loss.py:loss", "--input",
+                          "x=[0.3, 1.2]", "--gradient", "grad", "--plot", "t.png",
+                          "--format", "json"], cwd=tmp_path, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    png = (tmp_path / "t.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    import json
+    curves = json.loads(out.stdout)["checks"][0]["method_info"]["taylor"]["remainders"]["x"]
+    assert curves["order"] == 2 and len(curves["h"]) == len(curves["r"]) == 13

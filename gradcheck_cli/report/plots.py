@@ -141,3 +141,34 @@ def plot_steps(explanation, path) -> None:
     fig = steps_figure(explanation)
     _save(fig, path)
     plt.close(fig)
+
+
+def plot_taylor(result, path) -> None:
+    """The Taylor test of a code check: r(h) = |f(x + hv) - f(x) - h ∇f·v| against h on
+    log axes, with its floor and the slopes h¹ and h² (h² and h³ for a second derivative)
+    drawn through the largest step: a right derivative follows the steeper one down to
+    the floor, a wrong one the shallower."""
+    plt = _pyplot()
+    curves = (result.method_info.get("taylor") or {}).get("remainders") or {}
+    if not curves:
+        raise GradcheckError("--plot: this check has no Taylor test to plot", field="--plot")
+    fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 4), squeeze=False)
+    for ax, (name, c) in zip(axes[0], curves.items()):
+        h, r, floor = (np.asarray(c[k], dtype=float) for k in ("h", "r", "floor"))
+        keep = r > 0
+        ax.loglog(h[keep], r[keep], "o-", label="remainder r(h)")
+        ax.loglog(h, floor, ":", color="gray", label="floor (rounding, noise, tolerance)")
+        for p, style in ((c["order"] - 1, "--"), (c["order"], "-.")):
+            anchor = r[0] if r[0] > 0 else 1.0
+            ax.loglog(h, anchor * (h / h[0]) ** p, style, color="black", alpha=0.5,
+                      label=f"slope h^{p}")
+        row = next((row for row in result.rows if ", ".join(row.key[1]) == name), None)
+        verdict = row.verdicts.get("taylor") if row is not None else None
+        fitted = (f"order {verdict.error:.2f}" if verdict is not None and verdict.error
+                  is not None else verdict.status if verdict is not None else "")
+        ax.set_title(f"{row.label if row is not None else name}: {fitted}")
+        ax.set_xlabel("h")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, fontsize="small")
+    fig.suptitle(f"Taylor test: {result.name}")
+    _save(fig, path)
+    plt.close(fig)

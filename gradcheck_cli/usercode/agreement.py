@@ -121,6 +121,11 @@ def taylor(target, fn, slots) -> Derivatives:
             d.extra[pair] = (*_remainders(fn, s, u, points, slope, curve, allowance,
                                           second=True), decisive, abs(curve))
             d.values[pair] = np.zeros(1)
+    # the remainders themselves, for the plot (gradcheck --plot) and the JSON report
+    d.info = {"remainders": {
+        ", ".join(k[1]): {"order": 3 if len(k[1]) == 2 else 2, "h": e[0].tolist(),
+                          "r": e[1].tolist(), "floor": (e[2] + e[3]).tolist()}
+        for k, e in d.extra.items()}} if d.extra else {}
     return d
 
 
