@@ -138,7 +138,7 @@ def check_engine(f, *values, leaf, gradients, ops: dict | None = None, value: st
     for kind, group in groups.items():
         try:
             results.append(_op_check(kind, group, leaf, value, parents, rebuild, label,
-                                     options, run_callable))
+                                     options))
         except GradcheckError as exc:   # one operation that cannot be checked, said alone
             results.append(CheckResult.errored(f"{label}: {kind[0].__name__}", "<python>",
                                                str(exc), kind="code"))
@@ -174,7 +174,8 @@ def _by_type(nodes, parents) -> dict:
     return groups
 
 
-def _op_check(kind, group, leaf, value, parents, rebuild, label, options, run_callable):
+def _op_check(kind, group, leaf, value, parents, rebuild, label, options):
+    from .usercode import run_callable
     node_type, arity = kind
     title = f"{label}: {node_type.__name__} ({len(group)} node{'s' * (len(group) > 1)})"
     init = getattr(node_type, "__init__", None)
@@ -227,6 +228,7 @@ def _against_ours(nodes, leaves, names, ops, gradients, value, parents, label, o
     from .api import build_problem, run_problem
     from .expression.symbolic import reference
     symbol = {id(v): n for v, n in zip(leaves, names)}
+    texts = {k.__name__: t for k, t in ops.items()}
     lets = {}
     for node in nodes:
         children = edges(node, parents)
@@ -234,7 +236,7 @@ def _against_ours(nodes, leaves, names, ops, gradients, value, parents, label, o
             if id(node) not in symbol:
                 symbol[id(node)] = repr(_number(node, value))  # a constant leaf
             continue
-        text = {k.__name__: t for k, t in ops.items()}[type(node).__name__]
+        text = texts[type(node).__name__]
         lets[f"v{len(lets) + 1}"] = text.format(*(_operand(symbol[id(c)]) for c, _ in children))
         symbol[id(node)] = f"v{len(lets)}"
     output = nodes[-1]

@@ -30,9 +30,8 @@ import time
 
 import numpy as np
 
-from ..blocks import assemble
-from ..columns import Derivatives, Method, broadcast
-from .reverse import RULES, ZERO, Node, build, lift
+from ..columns import Derivatives, Method
+from .reverse import RULES, ZERO, Node, build, by_blocks, lift
 
 ONE = Node(np.float64(1.0))  # the seed: d x / d x
 
@@ -132,17 +131,8 @@ class ForwardMode(Method):
 
     def compute(self, problem) -> Derivatives:
         start = time.perf_counter()
-        keys, info = problem.keys(), {}
-
-        def block(sl):  # points are independent: one graph per block of points
-            columns = {name: c[sl] for name, c in problem.columns.items()}
-            values, info["nodes"], info["passes"] = derivatives(
-                problem.program, columns, problem.wrt, problem.order)
-            return np.array([broadcast(values[k], sl.stop - sl.start) for k in keys])
-
-        stacked = assemble(block, problem.npoints)
-        return Derivatives(values=dict(zip(keys, stacked)), info=info,
-                           seconds=time.perf_counter() - start)
+        values, info = by_blocks(problem, derivatives, ("nodes", "passes"))
+        return Derivatives(values=values, info=info, seconds=time.perf_counter() - start)
 
 
 __all__ = ["ForwardMode", "LocalCache", "derivatives", "tangents"]

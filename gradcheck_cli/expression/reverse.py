@@ -293,17 +293,23 @@ class ReverseMode(Method):
 
     def compute(self, problem) -> Derivatives:
         start = time.perf_counter()
-        keys, nodes = problem.keys(), {}
+        values, info = by_blocks(problem, derivatives, ("nodes",))
+        return Derivatives(values=values, info=info, seconds=time.perf_counter() - start)
 
-        def block(sl):  # points are independent: one graph per block of points
-            columns = {name: c[sl] for name, c in problem.columns.items()}
-            values, nodes["count"] = derivatives(problem.program, columns, problem.wrt,
-                                                 problem.order)
-            return np.array([broadcast(values[k], sl.stop - sl.start) for k in keys])
 
-        stacked = assemble(block, problem.npoints)
-        return Derivatives(values=dict(zip(keys, stacked)), info={"nodes": nodes["count"]},
-                           seconds=time.perf_counter() - start)
+def by_blocks(problem, engine, names: tuple) -> tuple[dict, dict]:
+    """Run an engine (``engine(program, columns, wrt, order) -> (values, *figures)``) block
+    by block over the points, which are independent: one graph per block. Returns the
+    values per key and the figures under ``names`` (the last block's)."""
+    keys, info = problem.keys(), {}
+
+    def block(sl):
+        columns = {name: c[sl] for name, c in problem.columns.items()}
+        values, *figures = engine(problem.program, columns, problem.wrt, problem.order)
+        info.update(zip(names, figures))
+        return np.array([broadcast(values[k], sl.stop - sl.start) for k in keys])
+
+    return dict(zip(keys, assemble(block, problem.npoints))), info
 
 
 def derivatives(program, columns: dict, wrt, order: int) -> tuple[dict, int]:
