@@ -118,9 +118,13 @@ def judge(name: str, c: Comparison) -> Verdict:
             rel[near_zero] = np.broadcast_to(dist, rel.shape)[near_zero]
         return dist, tol, rel, near_zero
 
+    whole = []   # one block holding every value: its measures, for at_value below
+
     def part(ix):
         """Measure the values ix (a block, or indices): (compared, suspects, best rel, where)."""
-        dist, tol, rel, _ = measure(ix)
+        dist, tol, rel, near_zero = measure(ix)
+        if isinstance(ix, slice) and ix.start == 0 and ix.stop == n:
+            whole[:] = [dist, tol, rel.copy(), near_zero]
         used = use[ix]
         good = dist <= tol
         suspects = np.flatnonzero(used > good)  # used and not within tolerance
@@ -140,6 +144,7 @@ def judge(name: str, c: Comparison) -> Verdict:
         parts = map_blocks(part, n)
     compared = sum(p[0] for p in parts)
     suspect = np.concatenate([p[1] for p in parts])
+    measured = set(suspect.tolist()) if whole else None   # values still to measure again
     error, err_at = max((p[2], p[3]) for p in parts)
     excluded = 0
     if suspect.size and c.refine is not None:
@@ -187,8 +192,10 @@ def judge(name: str, c: Comparison) -> Verdict:
     at = worst if failed else err_at
 
     def at_value(i):  # with the lazy allowance where it was needed (and computed)
+        if measured is not None and i not in measured:
+            return tuple(np.array(a[i], ndmin=1) for a in whole)
         ix = np.array([i])
-        return measure(ix, allowance(ix) if np.isin(i, suspect) else 0.0)
+        return measure(ix, allowance(ix) if i in suspect else 0.0)
 
     _, tol_at, _, _ = at_value(at)
     near_zero = at_value(err_at)[3]

@@ -10,6 +10,8 @@ when one is given. The pieces:
 * :mod:`.loader`: finding the code (``file.py:name``), imported as pytest imports tests;
 * :mod:`.inputs`: the inputs, drawn or given, rounded to the dtype;
 * :mod:`.function`: the code as F(x) -> a flat vector, with its derivatives;
+* :mod:`.differences`: finite differences of it, the reference, with their error;
+* :mod:`.noise`: how noisy the code is along an input (ECnoise);
 * :mod:`.full`: small inputs, the full Jacobian;
 * :mod:`.projections`: large inputs, random projections uᵀJv, and localization;
 * :mod:`.second`: second derivatives (``order: 2``);

@@ -5,20 +5,19 @@ the differentiated values, ``f(*tensors) -> [output tensors]``, and everything
 the checks need goes through the framework's ``Code`` object on it: values
 (for finite differences, in float64 on a float64 copy), backward passes uᵀJ,
 forward passes J v, their batched forms, second derivatives. This module only
-flattens, batches and steps.
+flattens and batches; finite differences are :mod:`.differences`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..richardson import richardson
-from ..tolerances import CODE_F_ULPS, DTYPES
 from .call import Call, Slot, sort_outputs
+from .differences import FiniteDifferences
 from .tree import flatten
 
 
-class Function:
+class Function(FiniteDifferences):
     """F(values) -> one flat float64 vector, and its derivatives, for the call's slots."""
 
     def __init__(self, code, call: Call, fd_dtype: str, vmap: bool = True):
@@ -28,6 +27,10 @@ class Function:
         self.calls = 0
         self._pure = {}
         self._noise = {}
+        self._value = None
+        self.prefetch = False      # small inputs: finite differences' points go with the first
+        self._stencil_rows = {}    # batch along a slot (the Taylor test's), kept here
+        self.first_vjp = None      # (u, uᵀJ per slot) of the mutation check's backward pass
         self._hvps, self.keep_hvps = {}, set()   # Hessian-vector products worth keeping
         self._vmap_checked, self.vmap_note = False, None
         # tensors given non-contiguous, or as views into larger storages (as_strided reads
@@ -92,20 +95,28 @@ class Function:
         outs = self.code.forward(self.pure(dtype), self.point(moved), dtype)
         return np.concatenate([o.ravel() for o in outs]) if outs else np.zeros(0)
 
-    def batched(self, slot: Slot, batch: np.ndarray) -> np.ndarray:
+    def value(self) -> np.ndarray:
+        """F at the point, in the finite differences' dtype: computed once."""
+        if self._value is None:
+            self._value = self({})
+        return self._value
+
+    def batched(self, slot: Slot, batch: np.ndarray, point_row: int | None = None) -> np.ndarray:
         """F at each entry of ``batch`` (values of one slot) in one vmapped call, (K, M).
-        The first time, its last row is held against a direct call: a batching rule that
-        computes something else (torch.roll of a 0-d tensor rolls across the batch) turns
-        vmap off for the check, with a note, instead of corrupting the reference."""
+        The first time, a row is held against a direct call (row ``point_row``, the point
+        itself, against :meth:`value`; else the last): a batching rule that computes
+        something else (torch.roll of a 0-d tensor rolls across the batch) turns vmap off
+        for the check, with a note, instead of corrupting the reference."""
         index = [s.name for s in self.slots].index(slot.name)
         self.calls += 1
         out = self.code.forward_many(self.pure(self.fd_dtype), self.point(), index, batch,
                                      self.fd_dtype)
         if not self._vmap_checked and len(batch) > 1:
             self._vmap_checked = True
-            direct = self({slot.name: batch[-1]})
+            row = len(batch) - 1 if point_row is None else point_row
+            direct = self.value() if point_row is not None else self({slot.name: batch[-1]})
             scale = float(np.max(np.abs(direct[np.isfinite(direct)]), initial=1.0))
-            if not np.allclose(out[-1], direct, rtol=0, atol=1e-12 * scale, equal_nan=True):
+            if not np.allclose(out[row], direct, rtol=0, atol=1e-12 * scale, equal_nan=True):
                 self.vmap = False
                 self.vmap_note = ("evaluated one point at a time: under vmap the code "
                                   "computes other values than called directly (a batching "
@@ -116,12 +127,24 @@ class Function:
     def along(self, slot: Slot, values: list) -> np.ndarray:
         """F at each of ``values`` of one slot (the others at the point), shape (K, M): one
         batched call where the framework vmaps the code; else one call each, a point where
-        the code raises (a domain left: a variance gone negative) giving NaN."""
-        if self.vmap and values:
+        the code raises (a domain left: a variance gone negative) giving NaN. The noise
+        estimate's points (:meth:`noise`) join the batch while the slot's noise is unknown,
+        and on small inputs finite differences' (:meth:`jacobian`) while they are to come."""
+        values = (np.asarray(values) if len(values) else np.zeros((0, *slot.shape))) \
+            if isinstance(values, np.ndarray) or not len(values) else np.stack(values)
+        if self.vmap and (len(values) or slot.name not in self._noise):
             try:
-                return self.batched(slot, np.stack(values))
+                return self._with_pending(slot, values, self.prefetch)
             except Exception:  # noqa: BLE001 -- not vmappable, or it raised: one by one
                 pass
+        rows = self._one_by_one(slot, values)
+        if slot.name not in self._noise:
+            points = self._noise_points(slot)
+            if len(points):
+                self._noise_from(slot, self._one_by_one(slot, points))
+        return rows
+
+    def _one_by_one(self, slot: Slot, values: list) -> np.ndarray:
         rows = []
         for value in values:
             try:
@@ -129,6 +152,34 @@ class Function:
             except Exception:  # noqa: BLE001 -- the code refuses this point
                 rows.append(np.full(self.size, np.nan))
         return np.stack(rows) if rows else np.zeros((0, self.size))
+
+    def _with_pending(self, slot: Slot, values: np.ndarray, stencil: bool) -> np.ndarray:
+        """F at ``values`` in one vmapped call (raising where vmap cannot), with the points
+        later steps want along the slot and have not had: the noise estimate's, and with
+        ``stencil`` (small inputs) finite differences'. Kept for them."""
+        sets = {}
+        if slot.name not in self._noise:
+            points = self._noise_points(slot)
+            if len(points):
+                sets["noise"] = points
+        if stencil and slot.name not in self._stencil_rows:
+            found = self._stencil(slot)
+            if found is not None and found[2].shape[0] * max(self.size, slot.size) \
+                    <= self.ONE_BATCH:
+                sets["stencil"] = found[2]
+        if not sets:
+            return self.batched(slot, values) if len(values) else np.zeros((0, self.size))
+        rows = self.batched(slot, np.concatenate([values, *sets.values()]),
+                            point_row=len(values) if "noise" in sets else None)
+        start = len(values)
+        for name, batch in sets.items():
+            part = rows[start:start + len(batch)]
+            start += len(batch)
+            if name == "noise":
+                self._noise_from(slot, part)
+            else:
+                self._stencil_rows[slot.name] = part
+        return rows[:len(values)]
 
     def cotangent(self, u: np.ndarray) -> list[np.ndarray]:
         parts, start = [], 0
@@ -211,16 +262,21 @@ class Function:
                 self.batched_error = describe(exc, 200)
         return [self.vjp(None, cotangents=c) for c in units]
 
-    def mutated(self) -> tuple[str, str] | None:
+    def mutated(self, u: np.ndarray | None = None) -> tuple[str, str] | None:
         """A forward and backward pass must leave their inputs as they were: (the input,
-        why) if one changed. (JAX arrays and TensorFlow constants cannot change.)"""
+        why) if one changed. (JAX arrays and TensorFlow constants cannot change.) Its
+        backward pass is uᵀJ with the given ``u`` (ones without), kept as
+        :attr:`first_vjp`: the reverse column's first probe."""
         if not getattr(self.code, "mutable", False):
             return None
         if hasattr(self.code, "mutated"):  # NumPy code: its own calls, derivatives included
             return self.code.mutated(self)
         record: list = []
         f = self.pure(record=record)
-        self.code.vjp(f, self.point(), [np.ones(o.shape) for o in self.outputs])
+        cots = [np.ones(o.shape) for o in self.outputs] if u is None else self.cotangent(u)
+        grads = self.code.vjp(f, self.point(), cots)
+        if u is not None:
+            self.first_vjp = (u, {s.name: g for s, g in zip(self.slots, grads)})
         for name, tensor in record:
             slot = next(s for s in self.slots if s.name == name)
             now = self.code.to_numpy(tensor)
@@ -228,120 +284,3 @@ class Function:
                     now, slot.value.astype(now.dtype), equal_nan=True):
                 return name, f"the call or its backward changed input {name} in place"
         return None
-
-    # ----- finite differences ----------------------------------------------------
-    def step(self, slot: Slot, v_max: float = 1.0) -> float:
-        """A power-of-two step near eps^(1/3) times the input's scale (exact in x + h);
-        the scale comes from the finite elements (an inf would make the step inf)."""
-        finite = np.abs(slot.value[np.isfinite(slot.value)])
-        scale = max(1.0, float(np.max(finite)) if finite.size else 1.0)
-        return float(2.0 ** np.floor(np.log2(DTYPES[self.fd_dtype].eps ** (1 / 3) * scale
-                                             / max(1e-300, v_max))))
-
-    def _rounding(self, values, weights) -> np.ndarray:
-        """The rounding part of a difference's error: f counted as rounded by CODE_F_ULPS
-        ulps (code has no rounding-error scale of its own), times Σ|weights|.
-
-        The size is the largest |f| over the output tensor each value belongs to, not
-        the value's own: a small value is often a difference of large ones computed
-        alongside (a per-token cross-entropy of 9e-6 is logsumexp(z) - z_t with z ~ 1,
-        rounded at 1e-16, which f = 9e-6 alone would put at 1e-21)."""
-        values = list(values)
-        if values[0].shape[:1] != (self.size,):  # a gradient (second order): one backward pass
-            largest = max(float(np.max(np.abs(c), initial=0.0)) for c in values)
-            return CODE_F_ULPS * DTYPES[self.fd_dtype].eps * largest * weights
-        size = np.maximum.reduce([np.abs(c) for c in values])
-        start = 0
-        for leaf in dict.fromkeys(o.leaf for o in self.outputs):
-            n = sum(o.size for o in self.outputs if o.leaf == leaf)
-            if n:
-                part = size[start:start + n]
-                part[...] = np.max(part, axis=0, initial=0.0)
-            start += n
-        return CODE_F_ULPS * DTYPES[self.fd_dtype].eps * size * weights
-
-    def noise(self, slot: Slot) -> np.ndarray:
-        """The noise level of each output along the slot (Moré and Wild's ECnoise, after
-        Hamming): F at 9 points spaced δ apart along a random direction; the k-th
-        differences of a smooth F fall as δ^k, those of noise stay at σ·sqrt(C(2k, k)).
-        An iterative solver, a random op or a noisy kernel shows here; a deterministic F
-        shows its rounding. σ per output element, the median over k = 3..6."""
-        from math import comb
-        if slot.name in self._noise:
-            return self._noise[slot.name]
-        finite = slot.finite.reshape(slot.shape)
-        v = np.random.default_rng(7).standard_normal(slot.shape) * finite
-        if not np.any(v) or self.size == 0:
-            return np.zeros(self.size)
-        delta = self.step(slot, float(np.max(np.abs(v)))) * 2.0 ** -6
-        x = np.where(finite, slot.value, 0.0)
-        values = self.along(slot, [np.where(finite, x + k * delta * v, slot.value)
-                                   for k in range(9)])   # (9, M)
-        levels = []
-        for k in range(3, 7):
-            diff = np.diff(values, n=k, axis=0)          # (9 - k, M)
-            levels.append(np.sqrt(np.mean(diff ** 2, axis=0) / comb(2 * k, k)))
-        self._noise[slot.name] = np.nan_to_num(np.median(levels, axis=0), nan=0.0)
-        return self._noise[slot.name]
-
-    def jacobian(self, slot: Slot):
-        """(J, error): every column by Richardson-extrapolated central differences; NaN
-        columns for elements that are not finite (they are not moved).
-
-        The perturbed copies of the input go to the framework as one batch (vmap) where
-        it can take them, else one call each.
-        """
-        x = slot.value.astype(float).ravel()
-        m, n = self.size, x.size
-        moved = np.flatnonzero(np.isfinite(x))
-        value, error = np.full((m, n), np.nan), np.full((m, n), np.nan)
-        if not moved.size or not m:
-            return value, error
-        h = self.step(slot)
-        eye = np.zeros((moved.size, n))
-        eye[np.arange(moved.size), moved] = 1.0
-        vmap = self.vmap
-        cols = {}
-        for k in (0.5, -0.5, 1.0, -1.0):
-            batch = (x[None, :] + k * h * eye).reshape((moved.size, *slot.shape))
-            result = None
-            if vmap and self.vmap:
-                try:
-                    result = self.batched(slot, batch)
-                except Exception:  # noqa: BLE001 -- not vmappable: one call per column
-                    vmap = False
-            if result is None:
-                result = np.stack([self({slot.name: b}) for b in batch])
-            cols[k] = result.T  # (M, moved)
-        v, truncation, weights = richardson(cols[0.5], cols[-0.5], cols[1.0], cols[-1.0], h)
-        value[:, moved] = v
-        # noise in F (an iterative solver, a random op) enters each difference as σ/h,
-        # which |Richardson - D(h/2)| underestimates: it is added as measured
-        noise = self.noise(slot)[:, None] * weights
-        error[:, moved] = truncation + self._rounding(cols.values(), weights) + noise
-        return value, error
-
-    def directional(self, slot: Slot, v: np.ndarray):
-        """(F'(x)·v, error estimate): Richardson-extrapolated central differences along v
-        (v must be zero where the input is not finite)."""
-        x = np.where(np.isfinite(slot.value), slot.value, 0.0).astype(float)
-        h = self.step(slot, float(np.max(np.abs(v))) if v.size else 1.0)
-        v = v.reshape(x.shape)
-        values = [self({slot.name: np.where(v != 0, x + k * h * v, slot.value)})
-                  for k in (0.5, -0.5, 1.0, -1.0)]
-        value, truncation, weights = richardson(*values, h)
-        return value, truncation + self._rounding(values, weights) + self.noise(slot) * weights
-
-    def gradient_directional(self, u: np.ndarray, v: dict):
-        """(d/dε ∇(uᵀF)(x + εv), error): finite differences of the float64 gradient
-        along v (given per slot), the reference for second derivatives."""
-        h = min(self.step(s, float(np.max(np.abs(v[s.name]))) if s.name in v else 1.0)
-                for s in self.slots)
-
-        def at(k):
-            moved = {s.name: s.value + k * h * v[s.name].reshape(s.shape)
-                     for s in self.slots if s.name in v}
-            return self.gradient(u, moved)
-        values = [at(k) for k in (0.5, -0.5, 1.0, -1.0)]
-        value, truncation, weights = richardson(*values, h)
-        return value, truncation + self._rounding(values, weights)

@@ -20,7 +20,7 @@ from .. import frameworks, tolerances
 from ..columns import Derivatives
 from ..errors import GradcheckError, describe
 from ..results import CheckResult, Row
-from . import complex_step, full, plain, projections, second
+from . import agreement, complex_step, full, plain, projections, second
 from .call import Call, Slot, convert
 from .columns import AGREEMENTS, Column, compute, expectations
 from .function import Function
@@ -90,7 +90,7 @@ class CodeTarget:
         if self.framework == "numpy":
             self.notes += plain.validate(self, call, self.fn)
         self.m = self.fn.size
-        out = self.fn({})
+        out = self.fn.value()
         self.scale = max([float(np.max(np.abs(s.value[np.isfinite(s.value)]), initial=0.0))
                           for s in slots] + [float(np.max(np.abs(out[np.isfinite(out)]),
                                                           initial=0.0))])
@@ -100,11 +100,16 @@ class CodeTarget:
         if self.fn.left_out:
             self.notes.append("outputs not compared (not differentiable): "
                               + ", ".join(self.fn.left_out))
-        self.mutation = self.fn.mutated()
         self.slots = {s.name: s for s in slots}
         self.full = (all(s.size <= check.full_limit for s in slots)
                      and self.m <= check.full_limit)
         self.probes = None if self.full else projections.Probes(rng, self.m, slots)
+        self.fn.prefetch = self.full   # finite differences' points with the first batch
+        # the backward pass's first probe: the mutation check runs it, the reverse column
+        # runs it again (nondeterminism), the Taylor test takes its gradient (its own u)
+        self.probe_u = (np.random.default_rng(agreement.SEED).standard_normal(self.m)
+                        if self.full else self.probes.us[0])
+        self.mutation = self.fn.mutated(self.probe_u)
         self.second = second.Plan(rng, self.m, slots) if check.order >= 2 else None
         if self.second is not None and not self.second.full:   # the Taylor test's too
             self.fn.keep_hvps = {id(vs[0]) for vs in self.second.vs.values()}
