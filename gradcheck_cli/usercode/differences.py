@@ -85,11 +85,11 @@ class FiniteDifferences:
         found = self._stencil(slot)
         if found is None:
             return value, error
-        h, moved, stencil = found
+        h, moved = found
         rows = self._stencil_rows.get(slot.name)
         self._stencil_rows[slot.name] = None   # taken (not to be fetched again)
         if rows is None:
-            rows = self._stencil_values(slot, stencil)
+            rows = self._stencil_values(slot, h, moved)
         cols = dict(zip(STENCILS, rows.reshape(len(STENCILS), moved.size, m)
                         .transpose(0, 2, 1)))   # (M, moved) each
         v, truncation, weights = richardson(cols[0.5], cols[-0.5], cols[1.0], cols[-1.0], h)
@@ -101,28 +101,34 @@ class FiniteDifferences:
         return value, error
 
     def _stencil(self, slot: Slot):
-        """(h, the elements moved, every point of :meth:`jacobian`'s central differences:
-        the moved elements ±h/2, then ±h, shape (4 · moved, *shape)), or None."""
-        x = slot.value.astype(float).ravel()
-        moved = np.flatnonzero(np.isfinite(x))
+        """(h, the elements moved) of :meth:`jacobian`'s central differences, or None."""
+        moved = np.flatnonzero(np.isfinite(slot.value.ravel()))
         if not moved.size or not self.size:
             return None
-        h = self.step(slot)
+        return self.step(slot), moved
+
+    def _points(self, slot: Slot, h: float, moved: np.ndarray, ks=STENCILS) -> np.ndarray:
+        """The stencil's points: each moved element by k h for k in ``ks`` in turn, shape
+        (len(ks) · moved, *shape)."""
+        x = slot.value.astype(float).ravel()
         eye = np.zeros((moved.size, x.size))
         eye[np.arange(moved.size), moved] = 1.0
-        batches = [(x[None, :] + k * h * eye).reshape((moved.size, *slot.shape))
-                   for k in STENCILS]
-        return h, moved, np.concatenate(batches)
+        return np.concatenate([(x[None, :] + k * h * eye).reshape((moved.size, *slot.shape))
+                               for k in ks])
 
-    def _stencil_values(self, slot: Slot, stencil: np.ndarray) -> np.ndarray:
+    def _one_batch(self, slot: Slot, moved: np.ndarray) -> bool:
+        """Whether the stencil is small enough for one vmapped call."""
+        return len(STENCILS) * moved.size * max(self.size, slot.size) <= self.ONE_BATCH
+
+    def _stencil_values(self, slot: Slot, h: float, moved: np.ndarray) -> np.ndarray:
         """F at the stencil's points: small inputs in one vmapped call (with the noise
         estimate's points), large ones a call per ±h (vmap holds every point's
         intermediates at once); one call per point where vmap cannot."""
-        one = len(stencil) * max(self.size, slot.size) <= self.ONE_BATCH
-        groups = [stencil] if one else np.split(stencil, len(STENCILS))
+        one = self._one_batch(slot, moved)
+        groups = [STENCILS] if one else [(k,) for k in STENCILS]
         results, vmap = [], self.vmap
-        for batch in groups:
-            result = None
+        for ks in groups:
+            batch, result = self._points(slot, h, moved, ks), None
             if vmap and self.vmap:
                 try:
                     result = (self._with_pending(slot, batch, False) if one

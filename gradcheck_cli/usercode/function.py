@@ -130,8 +130,7 @@ class Function(FiniteDifferences):
         the code raises (a domain left: a variance gone negative) giving NaN. The noise
         estimate's points (:meth:`noise`) join the batch while the slot's noise is unknown,
         and on small inputs finite differences' (:meth:`jacobian`) while they are to come."""
-        values = (np.asarray(values) if len(values) else np.zeros((0, *slot.shape))) \
-            if isinstance(values, np.ndarray) or not len(values) else np.stack(values)
+        values = np.asarray(values, dtype=float) if len(values) else np.zeros((0, *slot.shape))
         if self.vmap and (len(values) or slot.name not in self._noise):
             try:
                 return self._with_pending(slot, values, self.prefetch)
@@ -164,9 +163,8 @@ class Function(FiniteDifferences):
                 sets["noise"] = points
         if stencil and slot.name not in self._stencil_rows:
             found = self._stencil(slot)
-            if found is not None and found[2].shape[0] * max(self.size, slot.size) \
-                    <= self.ONE_BATCH:
-                sets["stencil"] = found[2]
+            if found is not None and self._one_batch(slot, found[1]):
+                sets["stencil"] = self._points(slot, *found)
         if not sets:
             return self.batched(slot, values) if len(values) else np.zeros((0, self.size))
         rows = self.batched(slot, np.concatenate([values, *sets.values()]),
