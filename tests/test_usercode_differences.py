@@ -11,6 +11,7 @@ import pytest
 from gradcheck_cli import frameworks
 from gradcheck_cli.usercode import noise
 from gradcheck_cli.usercode.build import build
+from gradcheck_cli.usercode.call import Slot
 
 HERE = Path(__file__).resolve().parent / "mutants"
 needs_torch = pytest.mark.skipif(not frameworks.is_installed("torch"),
@@ -24,12 +25,30 @@ def by_loop(values):
     return np.nan_to_num(np.median(levels, axis=0), nan=0.0)
 
 
-def test_noise_level_is_the_papers_formula():
+def test_noise_level_is_the_papers_formula_bit_for_bit():
     rng = np.random.default_rng(0)
-    values = rng.standard_normal((9, 50)) + np.linspace(0, 1, 9)[:, None] ** 2
-    np.testing.assert_allclose(noise.level(values), by_loop(values), rtol=1e-12)
-    values[4, 3], values[2, 7] = np.nan, np.inf    # the loop's own handling, kept
+    t = np.linspace(0.0, 1e-6, 9)[:, None]
+    for values in (rng.standard_normal((9, 50)) + np.linspace(0, 1, 9)[:, None] ** 2,
+                   1e3 + np.sin(t + np.arange(30)),   # rounding-sized noise: no new rounding
+                   np.full((9, 4), 1e307),            # no overflow where F does not move
+                   np.ones((9, 3))):                  # exactly 0 for a constant output
+        np.testing.assert_array_equal(noise.level(values), by_loop(values))
+    values = rng.standard_normal((9, 50))
+    values[4, 3], values[2, 7] = np.nan, np.inf       # the loop's own handling, kept
     np.testing.assert_array_equal(noise.level(values), by_loop(values))
+    assert not noise.level(np.ones((9, 3))).any()
+
+
+def test_noise_points_start_at_the_point_with_zeros_unsigned():
+    """x + 0·δv: a -0.0 input becomes +0.0 in every point, as it did when the points were
+    evaluated alone (atan2(0, -0.0) is π, atan2(0, +0.0) is 0: a signed first point would
+    read as noise and loosen every finite difference of that output)."""
+    slot = Slot("x", 0, np.array([-0.0, 1.5, np.inf]))
+    found = noise.points(slot, lambda v_max: 2.0 ** -10)
+    assert found.shape == (9, 3)
+    assert not np.signbit(found[:, 0]).any() and (found[:, 2] == np.inf).all()
+    np.testing.assert_array_equal(found[0], [0.0, 1.5, np.inf])
+    assert len(np.unique(found[:, 1])) == 9            # the finite elements move
 
 
 def test_noise_level_measures_noise_and_not_a_smooth_function():

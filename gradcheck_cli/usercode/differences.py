@@ -23,7 +23,10 @@ STENCILS = (0.5, -0.5, 1.0, -1.0)   # central differences at ±h/2 and ±h, Rich
 class FiniteDifferences:
     """Finite differences of F (a :class:`~.function.Function`)."""
 
-    ONE_BATCH = 2 ** 18   # points x elements up to which finite differences take one call
+    # points x elements up to which finite differences take one vmapped call (with the
+    # Taylor test's and the noise estimate's points on small inputs): more rows at once
+    # hold more of the code's intermediates
+    ONE_BATCH = 2 ** 16
 
     def step(self, slot: Slot, v_max: float = 1.0) -> float:
         """A power-of-two step near eps^(1/3) times the input's scale (exact in x + h);

@@ -16,22 +16,8 @@ POINTS = 9
 ORDERS = range(3, 7)
 
 
-def _differences():
-    """The k-th differences of 9 values (k = 3..6) as one matrix, the first row of each k,
-    and 1 / ((9 - k) C(2k, k)): a k's mean square over the noise's factor."""
-    rows, starts, norm = [], [], []
-    for k in ORDERS:
-        starts.append(len(rows))
-        rows += list(np.diff(np.eye(POINTS), n=k, axis=0))
-        norm.append(1.0 / ((POINTS - k) * comb(2 * k, k)))
-    return np.array(rows), np.array(starts), np.array(norm)[:, None]
-
-
-_DIFFS, _STARTS, _NORM = _differences()
-
-
 def points(slot, step) -> np.ndarray:
-    """The 9 values of the slot, the point itself first, δ apart along a fixed random
+    """The 9 values of the slot, the point itself (up to the sign of zeros) first, δ apart along a fixed random
     direction v (zero on elements that are not finite), shape (9, *shape); none where
     nothing can move. δ is a 64th of ``step(max |v|)``, finite differences' step."""
     finite = slot.finite.reshape(slot.shape)
@@ -41,16 +27,16 @@ def points(slot, step) -> np.ndarray:
     delta = step(float(np.max(np.abs(v)))) * 2.0 ** -6
     x = np.where(finite, slot.value, 0.0)
     ks = np.arange(POINTS, dtype=float).reshape((POINTS,) + (1,) * x.ndim)
-    found = np.where(finite, x + ks * delta * v, slot.value)
-    found[0] = slot.value
-    return found
+    return np.where(finite, x + ks * delta * v, slot.value)   # x + 0: -0.0 becomes +0.0
 
 
 def level(values: np.ndarray) -> np.ndarray:
-    """σ per output element from F at the 9 points, shape (9, M); 0 where F is NaN."""
-    if np.isfinite(values).all():   # every difference in one product
-        squares = np.add.reduceat((_DIFFS @ values) ** 2, _STARTS, axis=0) * _NORM
-        return np.median(np.sqrt(squares), axis=0)
-    levels = [np.sqrt(np.mean(np.diff(values, n=k, axis=0) ** 2, axis=0) / comb(2 * k, k))
-              for k in ORDERS]
+    """σ per output element from F at the 9 points, shape (9, M); 0 where F is NaN. The
+    differences are taken one order at a time (neighbours subtracted: exact for close
+    values, where a matrix of binomial weights would round)."""
+    levels, d = [], values
+    for k in range(1, ORDERS[-1] + 1):
+        d = np.diff(d, axis=0)
+        if k in ORDERS:
+            levels.append(np.sqrt(np.mean(d ** 2, axis=0) / comb(2 * k, k)))
     return np.nan_to_num(np.median(levels, axis=0), nan=0.0)
