@@ -171,6 +171,34 @@ def test_non_finite_inputs_are_excluded_with_a_reason():
 
 
 @needs("torch")
+def test_every_element_non_finite_compares_nothing_and_is_skipped_not_inconclusive():
+    """OpInfo's _safe_softmax of a row of -inf: nothing can move, and fwd⇄rev compares
+    nothing either (it compared the not-moved elements' 0 = 0 and, alone, left the check
+    inconclusive). Nothing was checked: skipped, as an empty input is (README: exit 0,
+    said as skipped), not passed."""
+    import torch
+    x = torch.full((3,), float("-inf"), dtype=torch.float64)
+    r = gradcheck_cli.assert_gradients(lambda a: torch.exp(a) * 2, x)
+    assert r.status == "skipped" and r.rows[0].status == "n/a"
+    assert {v.status for v in r.rows[0].verdicts.values()} == {"n/a"}
+    assert any("3 element(s) are ±inf or NaN" in n for n in r.notes)
+    # its twins: one finite element is checked, and a wrong backward there fails
+    x[1] = 0.5
+    assert gradcheck_cli.assert_gradients(lambda a: torch.exp(a) * 2, x).status == "pass"
+    with pytest.raises(AssertionError, match=r"arg0\[1\]"):
+        gradcheck_cli.assert_gradients(mutants().xsinx_bad, x)
+    # its backward is NaN at -inf in every run: the same NaN twice is not nondeterminism,
+    # nor a batched backward that differs (both said so before)
+    assert gradcheck_cli.assert_gradients(mutants().xsinx_ok, x).status == "pass"
+    # and every column still decides on the finite element: fwd⇄rev and the Taylor test
+    # leave out the outputs that are NaN at the point (NaN·0 made them NaN, or undecided)
+    r = gradcheck_cli.assert_gradients(lambda a: torch.sin(a) * a, x)
+    assert {k: v.status for k, v in r.rows[0].verdicts.items()} == {
+        "torch·rev": "pass", "torch·fwd": "pass", "fwd⇄rev": "pass", "taylor": "pass"}
+    assert r.rows[0].verdicts["taylor"].error == pytest.approx(2.0, abs=0.2)
+
+
+@needs("torch")
 def test_only_non_differentiable_outputs_is_an_error():
     import torch
     with pytest.raises(GradcheckError, match="no differentiable output"):

@@ -52,11 +52,18 @@ def identity_comparison(target, key, name: str, d: Derivatives):
     """⟨u, Jv⟩ (forward) against ⟨Jᵀu, v⟩ (reverse), to rounding of the terms summed."""
     jv, rev, fwd = d.extra[key]
     row = DTYPES[target.dtype]
+    use = None
     if target.full:
         directions = fwd.extra[key][0]              # (k, n): the forward tangents
         j_rev = rev.values[key]                     # (M, n)
-        expected = j_rev @ directions.T            # the same columns, from reverse mode
-        terms = np.abs(j_rev) @ np.abs(directions.T)
+        # the same columns, from reverse mode; elements that are ±inf or NaN are not moved
+        # (zero in every tangent) and outputs not finite at the point have no derivative
+        # to compare: NaN·0 would make both sides NaN there
+        moved = target.slot(key[1][0]).finite
+        expected = j_rev[:, moved] @ directions[:, moved].T
+        terms = np.abs(j_rev[:, moved]) @ np.abs(directions[:, moved].T)
+        use = (np.isfinite(target.fn.value())[:, None]
+               & np.any(directions != 0, axis=1)[None, :]) if not moved.all() else None
     else:
         expected, terms = rev.values[key], rev.terms[key]
     largest = float(np.max(np.abs(expected), initial=0.0))
@@ -65,7 +72,7 @@ def identity_comparison(target, key, name: str, d: Derivatives):
     # 5e-8), so held to what code is held to; the user's tolerance loosens it too
     rtol = override(target.rtol, "identity", target.framework) or row.code_rtol
     atol = override(target.atol, "identity", target.framework) or 0.0
-    return Comparison(jv, expected, rtol=rtol, atol=atol,
+    return Comparison(jv, expected, rtol=rtol, atol=atol, use=use,
                       scale=(IDENTITY_ULPS * row.eps + rtol) * terms,
                       floor=target.floor(largest),
                       where=lambda i: f"{target.slot(key[1][0]).name}, value {int(i)}")
@@ -86,6 +93,13 @@ def taylor(target, fn, slots) -> Derivatives:
     u = rng.standard_normal(fn.size)
     if shared:
         u = plan.u
+    finite = np.isfinite(fn.value())   # φ = uᵀf over the outputs finite at the point
+    if not finite.any():
+        for s in slots:
+            d.unavailable[(0, (s.name,))] = "no output is finite at the point"
+        return d
+    if not finite.all():
+        u = np.where(finite, u, 0.0)
     kept = fn.first_vjp   # the reverse column's first probe (the same u on small inputs)
     grads = kept[1] if kept is not None and np.array_equal(kept[0], u) else fn.vjp(u)
     for s in slots:
@@ -100,18 +114,20 @@ def taylor(target, fn, slots) -> Derivatives:
             d.unavailable[key] = (f"the gradient has {np.size(g)} element(s) for "
                                   f"{s.size} in {s.name}")
             continue
-        slope = 0.0 if g is None else float(np.ravel(g) @ v.ravel())
+        moved = v.ravel() != 0   # (a gradient at a ±inf element may be NaN: not moved)
+        slope = 0.0 if g is None else float(np.ravel(g)[moved] @ v.ravel()[moved])
         curve = None
         if target.second is not None:
             h2 = fn.hvp(u, {s.name: plan.vs[s.name][0] if shared else v.ravel()},
                         "rev∘rev").get(s.name)
-            curve = 0.0 if h2 is None else float(np.ravel(h2) @ v.ravel())
+            curve = 0.0 if h2 is None else float(np.ravel(h2)[moved] @ v.ravel()[moved])
         # the gradient is only as exact as the check's dtype allows: a remainder below
         # h times that allowance is consistent with a right gradient (float16 is 1e-3 off)
         # (the user's tolerance for the reverse-mode column, whose gradient this tests)
         rtol, atol = for_column(target.mode_column("rev"), target.dtype, target.rtol,
                                 target.atol, kind="code")
-        g_abs = 0.0 if g is None else float(np.abs(np.ravel(g)) @ np.abs(v.ravel()))
+        g_abs = (0.0 if g is None else
+                 float(np.abs(np.ravel(g)[moved]) @ np.abs(v.ravel()[moved])))
         decisive = rtol * g_abs + atol        # the tolerance proper, without the floor
         allowance = decisive + target.floor(g_abs)
         points = _steps(fn, s, v)   # one batch of evaluations for both orders
@@ -148,13 +164,15 @@ def _remainders(fn, slot, u, points, slope, curve, allowance, second=False):
     at order 2); s(h) = φ(x+hv) + φ(x-hv) - 2φ(x), the second difference, falls as h²
     where φ is smooth along v, as h at a kink, not at all at a jump."""
     hs, f, f0 = points
+    keep = u != 0          # outputs not finite at the point have u = 0: left out (NaN·0)
+    f, f0, u = f[:, keep], f0[keep], u[keep]
     plus, minus = f[:STEPS] @ u, f[STEPS:] @ u
     phi0 = u @ f0
     r = plus - phi0 - hs * slope - (0.5 * hs * hs * curve if second else 0.0)
     eps = DTYPES[fn.fd_dtype].eps
     rounding = 64 * eps * (np.abs(f[:STEPS]) + np.abs(f0)) @ np.abs(u)
     floors = rounding + (hs * hs if second else hs) * allowance
-    noise = np.full(STEPS, 2 * float(np.abs(u) @ fn.noise(slot)))  # measured (ECnoise)
+    noise = np.full(STEPS, 2 * float(np.abs(u) @ fn.noise(slot)[keep]))  # measured (ECnoise)
     return hs, np.abs(r), floors, noise, np.abs(plus + minus - 2 * phi0)
 
 

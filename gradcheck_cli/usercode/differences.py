@@ -44,11 +44,13 @@ class FiniteDifferences:
         the value's own: a small value is often a difference of large ones computed
         alongside (a per-token cross-entropy of 9e-6 is logsumexp(z) - z_t with z ~ 1,
         rounded at 1e-16, which f = 9e-6 alone would put at 1e-21)."""
-        values = list(values)
+        # the sizes of finite values only: an output that is NaN or ±inf (at a ±inf input)
+        # has no finite difference of its own, and must not make its neighbours' error NaN
+        values = [np.where(np.isfinite(c), np.abs(c), 0.0) for c in values]
         if values[0].shape[:1] != (self.size,):  # a gradient (second order): one backward pass
-            largest = max(float(np.max(np.abs(c), initial=0.0)) for c in values)
+            largest = max(float(np.max(c, initial=0.0)) for c in values)
             return CODE_F_ULPS * DTYPES[self.fd_dtype].eps * largest * weights
-        size = np.maximum.reduce([np.abs(c) for c in values])
+        size = np.maximum.reduce(values)
         start = 0
         for leaf in dict.fromkeys(o.leaf for o in self.outputs):
             n = sum(o.size for o in self.outputs if o.leaf == leaf)

@@ -62,11 +62,26 @@ def nondeterministic(first, again, dtype: str, tolerance: float | None = None) -
     the dtype (atomic adds on a GPU reorder sums), or ``tolerance`` (``nondet_tol``)."""
     if first is None or again is None:
         return None
-    tol = (64 * DTYPES[dtype].eps * (np.abs(first) + np.max(np.abs(first), initial=0.0))
+    gap = differ(first, again)
+    size = np.abs(np.nan_to_num(np.asarray(first, dtype=float), nan=0.0, posinf=0.0,
+                                neginf=0.0))
+    tol = (64 * DTYPES[dtype].eps * (size + np.max(size, initial=0.0))
            if tolerance is None else tolerance)
-    if np.all(np.abs(first - again) <= tol):
+    if np.all(gap <= tol):
         return None
-    return f"backward is nondeterministic: two runs differ by {np.max(np.abs(first - again)):.3g}"
+    if np.isinf(np.max(gap)):
+        return "backward is nondeterministic: two runs differ in which values are NaN or ±inf"
+    return f"backward is nondeterministic: two runs differ by {np.max(gap):.3g}"
+
+
+def differ(a, b) -> np.ndarray:
+    """|a - b| where both are finite; 0 where both hold the same NaN or ±inf (a gradient
+    at a ±inf input is often NaN, the same in every run); inf where only one does."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    with np.errstate(invalid="ignore"):
+        same = (a == b) | (np.isnan(a) & np.isnan(b))
+        return np.where(np.isfinite(a) & np.isfinite(b), np.abs(a - b),
+                        np.where(same, 0.0, np.inf))
 
 
 def not_differentiable(fd_nonzero: bool, route: str) -> str | None:
@@ -136,9 +151,10 @@ def batched(first: dict, again: dict, dtype: str, what: str,
         # two code paths for one quantity: they differ by the code's own rounding, held
         # to what code is held to (code_rtol of the terms, the row's floor)
         row = DTYPES[dtype]
+        size = np.nan_to_num(size, nan=0.0, posinf=0.0)
         largest = np.max(size, initial=0.0)
         tol = row.code_rtol * size + floor(dtype, largest) + (nondet_tol or 0.0)
-        if not np.all(np.abs(a - b) <= tol):
-            out[name] = (f"{what} differs from one at a time by "
-                         f"{np.max(np.abs(a - b)):.3g}")
+        gap = differ(a, b)
+        if not np.all(gap <= tol):
+            out[name] = f"{what} differs from one at a time by {np.max(gap):.3g}"
     return out
