@@ -199,6 +199,22 @@ def test_every_element_non_finite_compares_nothing_and_is_skipped_not_inconclusi
 
 
 @needs("torch")
+def test_non_finite_inputs_with_nan_outputs_under_random_projections():
+    """Large inputs (random projections uᵀJv, forced here by full_limit): a -inf element
+    whose output is NaN made every projection NaN, a false alarm in every column. The
+    probes leave out outputs not finite at the point and elements not moved."""
+    import torch
+    x = torch.linspace(-2, 2, 12, dtype=torch.float64)
+    x[5] = -float("inf")
+    r = gradcheck_cli.assert_gradients(lambda a: torch.sin(a) * a, x, full_limit=4)
+    assert any("random projections" in n for n in r.notes)
+    assert {k: v.status for k, v in r.rows[0].verdicts.items()} == {
+        "torch·rev": "pass", "torch·fwd": "pass", "fwd⇄rev": "pass", "taylor": "pass"}
+    with pytest.raises(AssertionError, match="torch·rev: outside tolerance"):
+        gradcheck_cli.assert_gradients(mutants().xsinx_bad, x, full_limit=4)
+
+
+@needs("torch")
 def test_only_non_differentiable_outputs_is_an_error():
     import torch
     with pytest.raises(GradcheckError, match="no differentiable output"):

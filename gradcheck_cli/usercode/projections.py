@@ -29,11 +29,21 @@ def probe(rng, n: int) -> np.ndarray:
     return rng.standard_normal(n, dtype=np.float32).astype(np.float64)
 
 
+def dot(a: np.ndarray, b: np.ndarray) -> float:
+    """a·b over the entries where a is not zero: a probe is zero on what it leaves out
+    (an element that is ±inf, an output that is NaN at the point), where b may be NaN."""
+    keep = a != 0
+    return float(a[keep] @ b[keep])
+
+
 class Probes:
     """The seed-fixed directions every column and the reference share."""
 
-    def __init__(self, rng, m: int, slots):
-        self.us = [probe(rng, m) for _ in range(PROBES)]
+    def __init__(self, rng, m: int, slots, finite_outputs=None):
+        # zero on outputs not finite at the point (NaN·0 would spread) while any is finite
+        mask = (finite_outputs if finite_outputs is not None and np.any(finite_outputs)
+                else np.ones(m, dtype=bool))
+        self.us = [probe(rng, m) * mask for _ in range(PROBES)]
         # zero on elements that are not finite: finite differences cannot move them
         self.vs = {s.name: [probe(rng, s.size) * s.finite for _ in range(PROBES)]
                    for s in slots}
@@ -46,7 +56,7 @@ def reference(fn, slots, probes: Probes) -> dict:
         fd, err, size, jv = np.empty(PROBES), np.empty(PROBES), np.empty(PROBES), []
         for p, (u, v) in enumerate(zip(probes.us, probes.vs[s.name])):
             d, e = fn.directional(s, v)
-            fd[p], err[p], size[p] = u @ d, np.abs(u) @ e, np.abs(u) @ np.abs(d)
+            fd[p], err[p], size[p] = dot(u, d), dot(np.abs(u), e), dot(np.abs(u), np.abs(d))
             jv.append(d)
         out[s.name] = (fd, err, size, jv)
     return out
@@ -62,7 +72,7 @@ def backward(fn, slots, probes: Probes) -> Derivatives:
         for p, v in enumerate(probes.vs[s.name]):
             g = grads[p][s.name][0]
             g = np.zeros(s.size) if g is None else g.ravel()
-            values[p], terms[p] = g @ v, np.abs(g) @ np.abs(v)
+            values[p], terms[p] = dot(v, g), dot(np.abs(v), np.abs(g))
         d.values[key], d.terms[key] = values, terms
         d.extra[key] = [grads[p][s.name] for p in range(PROBES)]
     return d
@@ -79,7 +89,7 @@ def forward(fn, slots, probes: Probes) -> Derivatives:
         except Exception as exc:  # noqa: BLE001 -- no forward rule: a reason, not a crash
             d.unavailable[key] = f"forward mode unavailable: {describe(exc, 160)}"
             continue
-        d.values[key] = np.array([u @ jv for u, (jv, _) in zip(probes.us, results)])
+        d.values[key] = np.array([dot(u, jv) for u, (jv, _) in zip(probes.us, results)])
         d.extra[key] = sorted({i for _, missing in results for i in missing})
     return d
 
@@ -128,9 +138,9 @@ def localize(fn, slot, u, grad, dtype: str, budget: int = 400) -> str:
         w = np.zeros(n)
         w[idx] = v[idx]
         d, e = fn.directional(slot, w)
-        fd, err = u @ d, np.abs(u) @ e
-        an = grad[idx] @ v[idx]
-        terms = np.abs(grad[idx]) @ np.abs(v[idx]) + np.abs(u) @ np.abs(d)
+        fd, err = dot(u, d), dot(np.abs(u), e)
+        an = dot(v[idx], grad[idx])
+        terms = dot(np.abs(v[idx]), np.abs(grad[idx])) + dot(np.abs(u), np.abs(d))
         tol = rtol * (abs(fd) + terms) + tolerances.FD_SAFETY * err
         return abs(an - fd) - tol, fd / v[idx][0] if len(idx) == 1 else None
 

@@ -103,7 +103,8 @@ class CodeTarget:
         self.slots = {s.name: s for s in slots}
         self.full = (all(s.size <= check.full_limit for s in slots)
                      and self.m <= check.full_limit)
-        self.probes = None if self.full else projections.Probes(rng, self.m, slots)
+        self.probes = None if self.full else projections.Probes(rng, self.m, slots,
+                                                                 np.isfinite(out))
         self.fn.prefetch = self.full   # finite differences' points with the first batch
         # the backward pass's first probe: the mutation check runs it, the reverse column
         # runs it again (nondeterminism), the Taylor test takes its gradient (its own u)
