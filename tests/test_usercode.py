@@ -209,6 +209,24 @@ def test_a_batching_rule_that_computes_other_values_turns_vmap_off_and_says_so()
     assert not any("under vmap" in n for n in plain.notes)   # a right batching rule: no note
 
 
+def test_a_batching_rule_wrong_for_one_argument_only_is_caught_for_that_argument():
+    # OpInfo's index_fill: under vmap over the 0-d fill value every row gets the batch's
+    # last value, so the last row agrees with a direct call, and vmap over the input is
+    # right. Held only once (the first slot) and at the last row, the batched finite
+    # differences of the fill value were all equal: a right gradient of 1 failed against
+    # a reference of 0. Each slot's first batch is now held at its first and last rows.
+    torch = pytest.importorskip("torch")
+    x = torch.tensor([-4.8, 1.0, 2.0], dtype=torch.float64)
+    value = torch.tensor(-7.58, dtype=torch.float64)
+    result = gradcheck_cli.assert_gradients(
+        lambda a, b: torch.index_fill(a, 0, torch.tensor([0, 2]), b) * a, x, value)
+    assert result.status == "pass"
+    notes = [n for n in result.notes if "under vmap" in n]
+    assert len(notes) == 1 and notes[0].endswith("at b")
+    fill = next(r for r in result.rows if r.label == "b")
+    assert fill.ref_max == pytest.approx(2.0, rel=1e-9)       # ∂(fill · a[2])/∂fill = a[2]
+
+
 def test_a_module_s_initial_weights_follow_the_check_s_seed():
     # the CPU generator is seeded directly (torch.manual_seed's lazy device calls cost
     # 0.7 ms a check); a class is instantiated under the seed, so its weights repeat

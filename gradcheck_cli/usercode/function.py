@@ -32,7 +32,7 @@ class Function(FiniteDifferences):
         self._stencil_rows = {}    # batch along a slot (the Taylor test's), kept here
         self.first_vjp = None      # (u, uᵀJ per slot) of the mutation check's backward pass
         self._hvps, self.keep_hvps = {}, set()   # Hessian-vector products worth keeping
-        self._vmap_checked, self.vmap_note = False, None
+        self._vmap_checked, self.vmap_note = set(), None   # slots whose vmap was held
         # tensors given non-contiguous, or as views into larger storages (as_strided reads
         # past them): made the same way every time, and one call at a time (vmap would not)
         matters = getattr(code, "layout_matters", lambda v: False)
@@ -101,27 +101,30 @@ class Function(FiniteDifferences):
             self._value = self({})
         return self._value
 
-    def batched(self, slot: Slot, batch: np.ndarray, point_row: int | None = None) -> np.ndarray:
+    def batched(self, slot: Slot, batch: np.ndarray) -> np.ndarray:
         """F at each entry of ``batch`` (values of one slot) in one vmapped call, (K, M).
-        The first time, a row is held against a direct call (row ``point_row``, the point
-        itself, against :meth:`value`; else the last): a batching rule that computes
-        something else (torch.roll of a 0-d tensor rolls across the batch) turns vmap off
-        for the check, with a note, instead of corrupting the reference."""
+        The first time for each slot, its first and last rows are held against direct
+        calls: a batching rule that computes something else turns vmap off for the check,
+        with a note, instead of corrupting the reference. (torch.roll of a 0-d tensor
+        rolls across the batch; OpInfo's index_fill gives every row the last entry's 0-d
+        fill value, and only for that argument.)"""
         index = [s.name for s in self.slots].index(slot.name)
         self.calls += 1
         out = self.code.forward_many(self.pure(self.fd_dtype), self.point(), index, batch,
                                      self.fd_dtype)
-        if not self._vmap_checked and len(batch) > 1:
-            self._vmap_checked = True
-            row = len(batch) - 1 if point_row is None else point_row
-            direct = self.value() if point_row is not None else self({slot.name: batch[-1]})
-            scale = float(np.max(np.abs(direct[np.isfinite(direct)]), initial=1.0))
-            if not np.allclose(out[row], direct, rtol=0, atol=1e-12 * scale, equal_nan=True):
-                self.vmap = False
-                self.vmap_note = ("evaluated one point at a time: under vmap the code "
-                                  "computes other values than called directly (a batching "
-                                  f"rule of the framework), e.g. at {slot.name}")
-                raise RuntimeError(self.vmap_note)
+        if slot.name not in self._vmap_checked and len(batch) > 1:
+            self._vmap_checked.add(slot.name)
+            point = batch[0].tobytes() == np.asarray(slot.value, float).tobytes()
+            first = self.value() if point else self({slot.name: batch[0]})  # free at the point
+            for row, direct in ((0, first), (-1, self({slot.name: batch[-1]}))):
+                scale = float(np.max(np.abs(direct[np.isfinite(direct)]), initial=1.0))
+                if not np.allclose(out[row], direct, rtol=0, atol=1e-12 * scale,
+                                   equal_nan=True):
+                    self.vmap = False
+                    self.vmap_note = ("evaluated one point at a time: under vmap the code "
+                                      "computes other values than called directly (a "
+                                      f"batching rule of the framework), e.g. at {slot.name}")
+                    raise RuntimeError(self.vmap_note)
         return out
 
     def along(self, slot: Slot, values: list) -> np.ndarray:
@@ -167,22 +170,16 @@ class Function(FiniteDifferences):
                 sets["stencil"] = self._points(slot, *found)
         if not sets:
             return self.batched(slot, values) if len(values) else np.zeros((0, self.size))
-        # the vmap check's row: the noise estimate's first point where it is the point
-        # itself, bit for bit, after other rows (a rule that repeats the batch's first
-        # entry shows there); else a moved point, held against a direct call
-        at_point = ("noise" in sets and len(values) > 0 and
-                    sets["noise"][0].tobytes() == slot.value.astype(float).tobytes())
-        rows = self.batched(slot, np.concatenate([values, *sets.values()]),
-                            point_row=len(values) if at_point else None)
-        start = len(values)
-        for name, batch in sets.items():
-            part = rows[start:start + len(batch)]
-            start += len(batch)
-            if name == "noise":
-                self._noise_from(slot, part)
-            else:
-                self._stencil_rows[slot.name] = part
-        return rows[:len(values)]
+        # the noise estimate's points first: its first is the point itself (up to the sign
+        # of zeros), which the vmap check holds against F at the point without a new call
+        noise = sets.pop("noise", np.zeros((0, *slot.shape)))
+        rows = self.batched(slot, np.concatenate([noise, values, *sets.values()]))
+        if len(noise):
+            self._noise_from(slot, rows[:len(noise)])
+        start = len(noise) + len(values)
+        if "stencil" in sets:
+            self._stencil_rows[slot.name] = rows[start:]
+        return rows[len(noise):start]
 
     def cotangent(self, u: np.ndarray) -> list[np.ndarray]:
         parts, start = [], 0
