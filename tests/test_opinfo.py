@@ -29,6 +29,8 @@ CURATED = {
     "sum": "zero-element samples",
     "linalg.det": "a matrix function",
     "__rmod__": "jumps inside finite differences' reach",
+    "index_fill": "a batching rule wrong for one argument (the 0-d fill value) only",
+    "torch.ops.aten._safe_softmax.default": "a row of -inf: nothing to move, skipped",
 }
 # op -> the reason gradcheck must fail it with (torch's own gradcheck passes all but the
 # first; see docs/benchmarks.md)
