@@ -24,6 +24,7 @@ from ..columns import Derivatives
 from ..judge import Comparison
 from ..results import Verdict
 from ..tolerances import DTYPES, for_column, override
+from .projections import dot
 
 IDENTITY_ULPS = 64
 SEED = 11           # the Taylor test's u and v (u is also the backward pass's first probe)
@@ -114,20 +115,19 @@ def taylor(target, fn, slots) -> Derivatives:
             d.unavailable[key] = (f"the gradient has {np.size(g)} element(s) for "
                                   f"{s.size} in {s.name}")
             continue
-        moved = v.ravel() != 0   # (a gradient at a ±inf element may be NaN: not moved)
-        slope = 0.0 if g is None else float(np.ravel(g)[moved] @ v.ravel()[moved])
+        # over the moved elements only (a gradient at a ±inf element may be NaN)
+        slope = 0.0 if g is None else dot(v.ravel(), np.ravel(g))
         curve = None
         if target.second is not None:
             h2 = fn.hvp(u, {s.name: plan.vs[s.name][0] if shared else v.ravel()},
                         "rev∘rev").get(s.name)
-            curve = 0.0 if h2 is None else float(np.ravel(h2)[moved] @ v.ravel()[moved])
+            curve = 0.0 if h2 is None else dot(v.ravel(), np.ravel(h2))
         # the gradient is only as exact as the check's dtype allows: a remainder below
         # h times that allowance is consistent with a right gradient (float16 is 1e-3 off)
         # (the user's tolerance for the reverse-mode column, whose gradient this tests)
         rtol, atol = for_column(target.mode_column("rev"), target.dtype, target.rtol,
                                 target.atol, kind="code")
-        g_abs = (0.0 if g is None else
-                 float(np.abs(np.ravel(g)[moved]) @ np.abs(v.ravel()[moved])))
+        g_abs = 0.0 if g is None else dot(np.abs(v.ravel()), np.abs(np.ravel(g)))
         decisive = rtol * g_abs + atol        # the tolerance proper, without the floor
         allowance = decisive + target.floor(g_abs)
         points = _steps(fn, s, v)   # one batch of evaluations for both orders
